@@ -1,0 +1,1 @@
+"""Runners and latency measurement (torch, onnxruntime, tensorrt)."""

@@ -1,0 +1,1 @@
+"""One module per CLI command; each exposes ``command`` and only translates options into one API call."""

@@ -1,0 +1,33 @@
+"""``compactrs eval RUN --data SPEC``: re-score a run's model on a dataset's test split."""
+from __future__ import annotations
+
+import click
+
+from compactrs.commands._common import emit, json_option
+
+
+@click.command("eval")
+@click.argument("run", type=click.Path())
+@click.option("--data", default=None, metavar="SPEC", help="dataset spec [default: the one the run was trained on]")
+@json_option()
+def command(run: str, data: str | None, as_json: bool) -> None:
+    """Evaluate RUN (a run directory or its model.pt) on the test split of --data.
+
+    Prints OA, AA, kappa and per-class accuracy, and whether they reproduce the run's report.json.
+    """
+    from compactrs.train import evaluate_run
+
+    result = evaluate_run(run, data)
+    emit(result, as_json, _print)
+
+
+def _print(result: dict) -> None:
+    click.echo(f"run          {result['run']}")
+    click.echo(f"dataset      {result['dataset']} ({result['n']} test samples)")
+    click.echo(f"test         OA {result['oa']:.4f}   AA {result['aa']:.4f}   kappa {result['kappa']:.4f}")
+    for i, acc in enumerate(result["per_class_acc"]):
+        click.echo(f"  class {i:>3}  {'-' if acc is None else f'{acc:.4f}'}")
+    reported = result.get("reported")
+    if reported and reported.get("oa") is not None:
+        same = abs(reported["oa"] - result["oa"]) < 1e-12
+        click.echo(f"report.json  OA {reported['oa']:.4f} ({'reproduced' if same else 'DIFFERS'})")

@@ -1,0 +1,1 @@
+"""Lowering to ONNX / TensorRT, parity validation and deployment bundles."""

@@ -1,0 +1,155 @@
+"""Candidate operations of the cell search space (the primitives both the supernet and derived nets use).
+
+Every op maps ``C`` channels to ``C`` channels at ``stride`` 1 or 2, so any op can sit on any edge of a
+cell. Names follow DARTS / GDAS, plus the LMSS-NAS multiscale attention ops (``ms_att_k``).
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+
+from compactrs.nn.attention import ChannelAttention, SpatialAttention
+
+
+class ReLUConvBN(nn.Sequential):
+    """ReLU → conv → BN, the pre-activation unit DARTS uses for preprocessing and reductions."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, padding: int, affine: bool = True):
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=padding, bias=False),
+            nn.BatchNorm2d(c_out, affine=affine),
+        )
+
+
+class DilConv(nn.Sequential):
+    """ReLU → depthwise k×k (dilated) conv → pointwise conv → BN."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, dilation: int, affine: bool = True):
+        padding = dilation * (kernel - 1) // 2
+        super().__init__(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_in, kernel, stride, padding, dilation=dilation, groups=c_in, bias=False),
+            nn.Conv2d(c_in, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out, affine=affine),
+        )
+
+
+class SepConv(nn.Sequential):
+    """Two stacked depthwise-separable units (DARTS' sep_conv): the first carries the stride."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, affine: bool = True):
+        super().__init__(
+            DilConv(c_in, c_in, kernel, stride, 1, affine),
+            DilConv(c_in, c_out, kernel, 1, 1, affine),
+        )
+
+
+class Identity(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class Zero(nn.Module):
+    """The 'no connection' op: zeros of the output shape (strided when the edge reduces)."""
+
+    def __init__(self, stride: int):
+        super().__init__()
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.stride == 1:
+            return x.mul(0.0)
+        return x[:, :, :: self.stride, :: self.stride].mul(0.0)
+
+
+class FactorizedReduce(nn.Module):
+    """Halve the resolution without losing half the pixels: two 1×1/2 convs on offset grids, concatenated."""
+
+    def __init__(self, c_in: int, c_out: int, affine: bool = True):
+        super().__init__()
+        if c_out % 2:
+            raise ValueError(f"FactorizedReduce needs an even number of output channels, got {c_out}")
+        self.relu = nn.ReLU(inplace=False)
+        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        self.bn = nn.BatchNorm2d(c_out, affine=affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(x)
+        # Pad one pixel right/bottom so odd sizes give ceil(h/2) on both branches.
+        shifted = nn.functional.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))
+        return self.bn(torch.cat([self.conv_1(x), self.conv_2(shifted)], dim=1))
+
+
+class Pool(nn.Module):
+    """3×3 average (padding excluded from the mean) or max pooling, then BN as in DARTS' search ops."""
+
+    def __init__(self, kind: str, c: int, stride: int, affine: bool = True):
+        super().__init__()
+        if kind == "avg":
+            self.pool = nn.AvgPool2d(3, stride=stride, padding=1, count_include_pad=False)
+        else:
+            self.pool = nn.MaxPool2d(3, stride=stride, padding=1)
+        self.bn = nn.BatchNorm2d(c, affine=affine)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn(self.pool(x))
+
+
+class MultiScaleAttention(nn.Module):
+    """LMSS-NAS multiscale op: stacked (k×1)+(1×k) depthwise stages, pointwise mix, channel + spatial attention.
+
+    The factorised depthwise stages see a k×k neighbourhood for 2k instead of k² multiply-adds per
+    channel; the attention re-weights spectral channels (avg + max pooled MLP, reduction 16) and then
+    pixels (7×7 conv over the channel mean and max).
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, affine: bool = True):
+        super().__init__()
+        pad = kernel // 2
+        self.body = nn.Sequential(
+            nn.ReLU(inplace=False),
+            nn.Conv2d(c_in, c_in, (kernel, 1), stride=(stride, 1), padding=(pad, 0), groups=c_in, bias=False),
+            nn.Conv2d(c_in, c_in, (1, kernel), stride=(1, stride), padding=(0, pad), groups=c_in, bias=False),
+            nn.Conv2d(c_in, c_out, 1, bias=False),
+            nn.BatchNorm2d(c_out, affine=affine),
+        )
+        self.channel_attention = ChannelAttention(c_out, reduction=16)
+        self.spatial_attention = SpatialAttention(kernel=7)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.body(x)
+        y = self.channel_attention(y)
+        return self.spatial_attention(y)
+
+
+OpFactory = Callable[[int, int, bool], nn.Module]
+
+#: name → factory(channels, stride, affine). The order is the order of the architecture parameters.
+OPS: dict[str, OpFactory] = {
+    "zero": lambda c, s, a: Zero(s),
+    "skip_connect": lambda c, s, a: Identity() if s == 1 else FactorizedReduce(c, c, a),
+    "sep_conv_3x3": lambda c, s, a: SepConv(c, c, 3, s, a),
+    "sep_conv_5x5": lambda c, s, a: SepConv(c, c, 5, s, a),
+    "dil_conv_3x3": lambda c, s, a: DilConv(c, c, 3, s, 2, a),
+    "dil_conv_5x5": lambda c, s, a: DilConv(c, c, 5, s, 2, a),
+    "avg_pool_3x3": lambda c, s, a: Pool("avg", c, s, a),
+    "max_pool_3x3": lambda c, s, a: Pool("max", c, s, a),
+    "ms_att_3": lambda c, s, a: MultiScaleAttention(c, c, 3, s, a),
+    "ms_att_5": lambda c, s, a: MultiScaleAttention(c, c, 5, s, a),
+    "ms_att_7": lambda c, s, a: MultiScaleAttention(c, c, 7, s, a),
+}
+
+#: the eight GDAS ops (the LCZ paper's search space); the ms_att ops are the remote-sensing additions.
+GDAS_OPS = tuple(list(OPS)[:8])
+RS_OPS = tuple(OPS)
+
+
+def make_op(name: str, channels: int, stride: int, affine: bool = True) -> nn.Module:
+    """Build candidate op ``name`` for ``channels`` channels at ``stride`` (1 or 2)."""
+    if name not in OPS:
+        raise KeyError(f"unknown op '{name}'; valid ops: {', '.join(OPS)}")
+    return OPS[name](channels, stride, affine)
