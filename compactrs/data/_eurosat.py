@@ -31,6 +31,8 @@ def _read(path: Path) -> np.ndarray:
         image = tifffile.imread(path)
     except Exception as exc:  # tifffile raises several types for corrupt files
         raise DataError(f"cannot read GeoTIFF {path}: {exc}; remove or replace the file") from exc
+    if image.size == 0:  # tifffile logs and returns nothing for some corrupt files
+        raise DataError(f"cannot read GeoTIFF {path}: no image data; remove or replace the file")
     if image.ndim == 3 and image.shape[0] == len(ALL_BANDS) and image.shape[-1] != len(ALL_BANDS):
         image = image.transpose(1, 2, 0)  # planar (band-separate) TIFFs read as (bands, H, W)
     if image.ndim != 3 or image.shape[-1] != len(ALL_BANDS):
@@ -43,7 +45,9 @@ def _read(path: Path) -> np.ndarray:
 
 def load(path: Path, options: dict, seed: int, spec: str) -> Dataset:
     """Read all GeoTIFFs, keep the chosen bands, then split and normalise."""
-    classes, files = scan_class_folders(path, (".tif", ".tiff"), KIND, options["max_per_class"])
+    classes, files = scan_class_folders(
+        path, (".tif", ".tiff"), KIND, options["max_per_class"], hint=" (for RGB JPEG/PNG folders use folder:PATH)"
+    )
     names = options["bands"] or ALL_BANDS
     bands = [ALL_BANDS.index(name) for name in names]
     flat = [file for group in files for file in group]

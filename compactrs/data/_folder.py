@@ -24,8 +24,13 @@ OPTIONS = {
 }
 
 
-def scan_class_folders(root: Path, suffixes: tuple[str, ...], kind: str, limit: int | None) -> tuple[list[str], list[list[Path]]]:
+def scan_class_folders(
+    root: Path, suffixes: tuple[str, ...], kind: str, limit: int | None, hint: str = ""
+) -> tuple[list[str], list[list[Path]]]:
     """Class names (sorted subfolder names) and the image files of each, in name order.
+
+    Args:
+        hint: appended to the empty-folder error (e.g. which other kind reads what was found instead).
 
     Raises:
         DataError: ``root`` is not a directory, has no class subfolders, or a class folder has no images.
@@ -44,39 +49,45 @@ def scan_class_folders(root: Path, suffixes: tuple[str, ...], kind: str, limit: 
         if not found:
             raise DataError(
                 f"empty class folder {root / name}: no {'/'.join(suffixes)} files; add images or remove the folder"
+                + hint
             )
         files.append(found[:limit] if limit else found)
     return classes, files
 
 
-def _read_rgb(path: Path, size: tuple[int, int] | None) -> np.ndarray:
+def _read_rgb(path: Path, size: tuple[int, int] | None) -> tuple[np.ndarray, bool]:
     """One image as uint8 (H, W, 3), bilinearly resized to ``size`` (H, W) when given and different."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as image:
             image = image.convert("RGB")
-            if size is not None and image.size != (size[1], size[0]):
+            resize = size is not None and image.size != (size[1], size[0])
+            if resize:
                 image = image.resize((size[1], size[0]), Image.BILINEAR)
-            return np.asarray(image)
+            return np.asarray(image), resize
     except (OSError, UnidentifiedImageError, ValueError) as exc:  # also truncated data, found only on decode
-        raise DataError(f"cannot read image {path}: {exc}; remove or replace the file") from exc
+        raise DataError(
+            f"cannot read image {path}: {exc}; remove or replace the file (folder reads RGB/grey images; "
+            f"13-band GeoTIFFs need eurosat:PATH)"
+        ) from exc
 
 
 def _read_all(files: list[Path], size: tuple[int, int] | None) -> tuple[np.ndarray, int]:
     """Stack of every image at ``size`` (default: the most common size); returns it and how many were resized."""
-    if size is not None:
-        samples = np.empty((len(files), size[0], size[1], 3), dtype=np.uint8)
-        for i, file in enumerate(files):
-            samples[i] = _read_rgb(file, size)
-        return samples, -1  # not counted: every image was read straight at the asked size
-    images = [_read_rgb(file, None) for file in files]  # one open per file: opening costs as much as decoding
-    size, _ = Counter(image.shape[:2] for image in images).most_common(1)[0]
+    if size is None:
+        # one open per file (opening costs as much as decoding a 64x64 JPEG): read all, then pick the size
+        images = [_read_rgb(file, None)[0] for file in files]
+        size = Counter(image.shape[:2] for image in images).most_common(1)[0][0]
+    else:
+        images = [None] * len(files)
     samples = np.empty((len(files), size[0], size[1], 3), dtype=np.uint8)
     resized = 0
-    for i, (file, image) in enumerate(zip(files, images)):
-        if image.shape[:2] != size:
-            image, resized = _read_rgb(file, size), resized + 1
+    for i, file in enumerate(files):
+        image = images[i]
+        if image is None or image.shape[:2] != size:
+            image, changed = _read_rgb(file, size)
+            resized += changed
         samples[i] = image
         images[i] = None  # release as we go
     return samples, resized
@@ -92,9 +103,8 @@ def load(path: Path, options: dict, seed: int, spec: str) -> Dataset:
         "root": str(path),
         "files_per_class": {name: len(group) for name, group in zip(classes, files)},
         "image_size": list(size),
+        "resized_images": int(resized),
     }
-    if resized >= 0:
-        meta["resized_images"] = int(resized)
     return dataset_from_samples(
         spec=spec,
         kind=KIND,

@@ -11,7 +11,7 @@ from ._base import Dataset
 from ._hsi_detect import find_cube, find_gt, mat_files
 from ._mat import read_array
 from ._normalize import band_stats, fit_pca, stats_record
-from ._options import choice_option, fraction_option, int_option, text_option
+from ._options import int_option, text_option
 from ._spatial import default_block, spatial_block_split
 from ._split import stratified_split
 
@@ -78,6 +78,11 @@ def _split(coords, labels, ids, shape, options, seed, source) -> tuple[np.ndarra
         train_idx, test_idx, info = stratified_split(labels, options["test"], seed)
         return train_idx, test_idx, {**info, "warning": RANDOM_SPLIT_WARNING}
     block = options["block"] or default_block(options["patch"], *shape)
+    if block < options["patch"]:
+        raise DataError(
+            f"block={block} is smaller than patch={options['patch']} for {source}: the buffer would be wider than "
+            f"the blocks; use block >= {options['patch']} or leave block= out"
+        )
     return spatial_block_split(
         coords, labels, shape, options["patch"], block, options["test"], seed, [int(i) for i in ids], source
     )

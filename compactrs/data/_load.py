@@ -80,6 +80,11 @@ def describe_dataset(spec: str, seed: int = 0) -> dict:
                 which: dict(zip(data.class_names, data.class_counts(which))) for which in ("train", "test")
             },
             "split_sizes": {"train": int(len(data.y_train)), "test": int(len(data.y_test))},
+            # the same numbers flat, in label order (what the CLI table reads)
+            "n_train": int(len(data.y_train)),
+            "n_test": int(len(data.y_test)),
+            "train_counts": data.class_counts("train"),
+            "test_counts": data.class_counts("test"),
             "split_method": data.split.get("method"),
             "split": data.split,
             "preprocess": preprocess,

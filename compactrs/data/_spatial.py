@@ -43,6 +43,55 @@ def _block_reach(coords: np.ndarray, block_of: np.ndarray, n_blocks: int, shape:
     return reach
 
 
+def _greedy_test_blocks(counts: np.ndarray, reach: list, labels: np.ndarray, test_fraction: float, order):
+    """Pick test blocks: first one per class (rarest first), then the best block while the cost drops.
+
+    The cost is the squared miss of ``test_fraction`` per class (on kept pixels) plus the weighted squared
+    share of labelled pixels lost to the buffer; no block may take a class's last training pixel.
+
+    Returns:
+        ``(chosen, covered, test_counts, train_counts)``: chosen blocks, labelled pixels in a test block or
+        its buffer, and per-class test / remaining training counts.
+    """
+    n_blocks, num_classes = counts.shape
+    totals = counts.sum(axis=0)
+    covered = np.zeros(len(labels), dtype=bool)
+    chosen = np.zeros(n_blocks, dtype=bool)
+    state = {"test": np.zeros(num_classes, dtype=np.int64), "train": totals.copy()}
+
+    def after(block):
+        newly = reach[block][~covered[reach[block]]]
+        return state["test"] + counts[block], state["train"] - np.bincount(labels[newly], minlength=num_classes)
+
+    def cost(test, train):
+        fit = float(np.mean((test / np.maximum(test + train, 1) - test_fraction) ** 2))
+        dropped = (len(labels) - test.sum() - train.sum()) / len(labels)
+        return fit + BUFFER_WEIGHT * float(dropped) ** 2
+
+    def best_block(candidates, below=np.inf):
+        best = None
+        for block in candidates:
+            test, train = after(block)
+            value = cost(test, train)
+            if (train > 0).all() and value < below - 1e-12 and (best is None or value < best[0]):
+                best = (value, block)
+        return None if best is None else best[1]
+
+    def take(block):
+        state["test"], state["train"] = after(block)
+        covered[reach[block]] = True
+        chosen[block] = True
+
+    for cls in np.argsort(totals, kind="stable"):
+        if state["test"][cls] == 0:
+            block = best_block([b for b in order if not chosen[b] and counts[b, cls] > 0])
+            if block is not None:
+                take(block)
+    while (block := best_block([b for b in order if not chosen[b]], cost(state["test"], state["train"]))) is not None:
+        take(block)
+    return chosen, covered, state["test"], state["train"]
+
+
 def spatial_block_split(
     coords: np.ndarray,
     labels: np.ndarray,
@@ -66,7 +115,7 @@ def spatial_block_split(
         shape: scene ``(H, W)``.
         patch: patch side; train and test pixels end at Chebyshev distance >= ``patch``.
         block: block side in pixels.
-        test_fraction: wanted fraction of each class's labelled pixels in test.
+        test_fraction: wanted share of test in each class's kept (train + test) pixels.
         seed: seeds the block grid offset and the tie-breaking order.
         class_ids: original label id of each class, for error messages.
         source: the file the scene came from, for error messages.
@@ -88,53 +137,9 @@ def spatial_block_split(
     np.add.at(counts, (block_of, labels), 1)
     totals = counts.sum(axis=0)
     reach = _block_reach(coords, block_of, n_blocks, shape, patch)
-
-    covered = np.zeros(len(coords), dtype=bool)
-    chosen = np.zeros(n_blocks, dtype=bool)
-    test_counts = np.zeros(num_classes, dtype=np.int64)
-    train_counts = totals.copy()
-    order = rng.permutation(n_blocks)
-    total_labelled = len(coords)
-
-    def after(block_index):
-        newly = reach[block_index][~covered[reach[block_index]]]
-        return test_counts + counts[block_index], train_counts - np.bincount(labels[newly], minlength=num_classes)
-
-    def cost(test, train):
-        fit = float(np.mean((test / np.maximum(test + train, 1) - test_fraction) ** 2))
-        dropped = (total_labelled - test.sum() - train.sum()) / total_labelled
-        return fit + BUFFER_WEIGHT * float(dropped) ** 2
-
-    def take(block_index):
-        nonlocal test_counts, train_counts
-        test_counts, train_counts = after(block_index)
-        covered[reach[block_index]] = True
-        chosen[block_index] = True
-
-    # first make every class appear in test (rarest first), then add blocks while the fit improves
-    for cls in np.argsort(totals, kind="stable"):
-        if test_counts[cls] > 0:
-            continue
-        options = []
-        for b in order:
-            if not chosen[b] and counts[b, cls] > 0:
-                test, train = after(b)
-                if (train > 0).all():
-                    options.append((cost(test, train), b))
-        if options:
-            take(min(options, key=lambda item: item[0])[1])
-    while True:
-        current, best = cost(test_counts, train_counts), None
-        for b in order:
-            if chosen[b]:
-                continue
-            test, train = after(b)
-            candidate = cost(test, train)
-            if (train > 0).all() and candidate < current - 1e-12 and (best is None or candidate < best[0]):
-                best = (candidate, b)
-        if best is None:
-            break
-        take(best[1])
+    chosen, covered, test_counts, train_counts = _greedy_test_blocks(
+        counts, reach, labels, test_fraction, rng.permutation(n_blocks)
+    )
 
     test_mask = chosen[block_of]
     train_mask = ~covered
@@ -147,6 +152,7 @@ def spatial_block_split(
                     f"test=, or split=random (which leaks spatially)"
                 )
     train_idx = rng.permutation(np.flatnonzero(train_mask))
+    achieved = test_counts / np.maximum(test_counts + train_counts, 1)
     test_idx = np.flatnonzero(test_mask)
     info = {
         "method": "spatial-blocks",
@@ -155,7 +161,7 @@ def spatial_block_split(
         "blocks": n_blocks,
         "test_blocks": int(chosen.sum()),
         "test_fraction": test_fraction,
-        "achieved_test_fraction": [round(float(v), 4) for v in test_counts / np.maximum(test_counts + train_counts, 1)],
+        "achieved_test_fraction": [round(float(v), 4) for v in achieved],  # per class, in label order
         "min_train_test_distance": int(patch),
         "dropped_buffer_pixels": int(len(coords) - train_mask.sum() - test_mask.sum()),
         "seed": seed,

@@ -30,18 +30,24 @@ def parse_spec(spec: str) -> tuple[str, str | None, dict]:
         DataError: empty spec, unknown kind, missing or unexpected path, unknown option, bad value.
     """
     if not isinstance(spec, str) or not spec.strip():
-        raise DataError(f"empty dataset spec {spec!r}; valid kinds: {_kinds()}; write e.g. synthetic or hsi:PATH/scene.mat")
+        raise DataError(
+            f"empty dataset spec {spec!r}; valid kinds: {_kinds()}; write e.g. synthetic or hsi:PATH/scene.mat"
+        )
     head, *parts = spec.strip().split(",")
     kind, sep, path = head.partition(":")
     kind = kind.strip().lower()
     reader = READERS.get(kind)
     if reader is None:
-        raise DataError(f"unknown dataset kind '{kind}' in spec '{spec}'; valid kinds: {_kinds()}; write e.g. hsi:PATH/scene.mat")
+        raise DataError(
+            f"unknown dataset kind '{kind}' in spec '{spec}'; valid kinds: {_kinds()}; write e.g. hsi:PATH/scene.mat"
+        )
     path = path.strip()
     if reader.needs_path and not path:
         raise DataError(f"dataset kind '{kind}' needs a path in spec '{spec}'; write e.g. {reader.example}")
     if not reader.needs_path and sep:
-        raise DataError(f"dataset kind '{kind}' takes no path, but spec '{spec}' gives ':{path}'; write e.g. {reader.example}")
+        raise DataError(
+            f"dataset kind '{kind}' takes no path, but spec '{spec}' gives ':{path}'; write e.g. {reader.example}"
+        )
     options = {}
     for part in parts:
         key, eq, text = (s.strip() for s in part.partition("="))
@@ -68,7 +74,8 @@ def _parse_option(reader: Reader, spec: str, key: str, text: str, options: dict)
         options[key] = option.parse(text)
     except (ValueError, TypeError):
         raise DataError(
-            f"bad value '{text}' for option '{key}' in spec '{spec}'; valid: {option.valid}; write e.g. {option.example}"
+            f"bad value '{text}' for option '{key}' in spec '{spec}'; valid: {option.valid}; "
+            f"write e.g. {option.example}"
         ) from None
 
 
