@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import sys
 
 import click
@@ -34,6 +35,9 @@ for _name in COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: run the CLI; a CompactrsError becomes one line on stderr and a non-zero exit."""
+    # Image libraries log decode problems themselves; the readers turn those into one DataError line.
+    for noisy in ("PIL", "tifffile"):
+        logging.getLogger(noisy).setLevel(logging.CRITICAL)
     try:
         cli.main(args=argv, prog_name="compactrs", standalone_mode=False)
     except CompactrsError as exc:
