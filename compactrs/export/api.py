@@ -228,23 +228,18 @@ def export(run: str | os.PathLike, out: str | os.PathLike | None = None, config:
 
 
 def _golden_self_check(stage: Path, manifest: dict) -> dict:
-    """Run what deploy/verify.py runs (same code) on every model, so a fresh bundle is known to verify."""
+    """Run deploy/verify.py's own check on every model, so a fresh bundle is known to verify on this machine."""
     from compactrs._deploy import load_deploy_module
 
-    common = load_deploy_module("_common")
+    verify = load_deploy_module("verify")
     golden = np.load(stage / bundle_io.GOLDEN, allow_pickle=False)
     results = {}
     for entry in manifest["models"]:
-        with OnnxRuntimeRunner(stage / entry["file"], 1) if entry["runtime"] == "onnxruntime" else TensorRTRunner(stage / entry["file"]) as runner:
-            outputs = runner.infer_batched(golden["inputs"])
-        tolerance = entry["golden_tolerance"]
-        result = common.compare_outputs(golden["outputs"], outputs, tolerance.get("atol", np.inf), tolerance.get("rtol", 0.0))
-        if "min_top1_agreement" in tolerance:
-            result["passed"] = bool(np.isfinite(outputs).all() and result["top1_agreement"] >= tolerance["min_top1_agreement"])
+        result = verify.check_model(stage, manifest, entry, golden)
         if not result["passed"]:
             raise ValidationFailed(f"{entry['file']} does not reproduce golden.npz on this machine (worst sample {result.get('worst_index')}, "
                                    f"max abs err {result.get('max_abs_err', float('nan')):.3g}, top-1 agreement {result.get('top1_agreement')}, "
-                                   f"tolerance {tolerance}); no bundle was written")
+                                   f"tolerance {entry['golden_tolerance']}); no bundle was written")
         results[entry["file"]] = {k: result[k] for k in ("max_abs_err", "top1_agreement", "worst_index")}
     return results
 
