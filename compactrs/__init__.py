@@ -24,6 +24,9 @@ _EXPORTS = {
     "train": "compactrs.train",
     "evaluate_run": "compactrs.train",
     "load_checkpoint": "compactrs.train",
+    "export": "compactrs.export",
+    "validate": "compactrs.export",
+    "benchmark": "compactrs.bench",
 }
 
 __all__ = ["CompactrsError", "__version__", *_EXPORTS]

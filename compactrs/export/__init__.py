@@ -1,1 +1,5 @@
-"""Lowering to ONNX / TensorRT, parity validation and deployment bundles."""
+"""Export: ONNX (+ INT8 / FP16 / TensorRT), parity validation against PyTorch, and the deploy bundle."""
+from compactrs.export.api import ExportConfig, export
+from compactrs.export.validate import allclose, oa_drop, top1_agreement, validate
+
+__all__ = ["ExportConfig", "allclose", "export", "oa_drop", "top1_agreement", "validate"]

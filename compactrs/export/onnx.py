@@ -43,3 +43,67 @@ def export_onnx(model: nn.Module, path: str | os.PathLike, input_shape: Sequence
         else:
             raise ValueError(f"unknown exporter '{exporter}'; valid: torchscript, dynamo")
     return Path(path)
+
+
+def check_onnx(path: str | os.PathLike) -> dict:
+    """Run onnx.checker (full check, with shape inference) and summarise the graph's interface.
+
+    Returns ``{"opset", "inputs", "outputs", "nodes", "op_types"}`` where inputs/outputs map a name to
+    ``{"dtype", "shape"}`` (a dynamic dim is its symbolic name).
+
+    Raises:
+        ArtifactError: the file is not a valid ONNX model.
+    """
+    import onnx
+
+    from compactrs.errors import ArtifactError
+
+    try:
+        onnx.checker.check_model(str(path), full_check=True)
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:  # onnx raises ValidationError / DecodeError / OSError
+        raise ArtifactError(f"'{path}' does not pass onnx.checker ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}); re-export it") from exc
+    return onnx_summary(model)
+
+
+def onnx_summary(model) -> dict:
+    """Opset, named inputs / outputs (dtype, shape with symbolic dims as strings), node and op-type counts."""
+    import onnx
+
+    def describe(values) -> dict:
+        out = {}
+        for value in values:
+            tensor = value.type.tensor_type
+            dims = [d.dim_param or (d.dim_value if d.HasField("dim_value") else None) for d in tensor.shape.dim]
+            out[value.name] = {"dtype": onnx.helper.tensor_dtype_to_np_dtype(tensor.elem_type).name, "shape": dims}
+        return out
+
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    op_types: dict[str, int] = {}
+    for node in model.graph.node:
+        op_types[node.op_type] = op_types.get(node.op_type, 0) + 1
+    return {"opset": opset, "inputs": describe(model.graph.input), "outputs": describe(model.graph.output),
+            "nodes": len(model.graph.node), "op_types": dict(sorted(op_types.items()))}
+
+
+def simplify_onnx(src: str | os.PathLike, dst: str | os.PathLike) -> dict:
+    """Simplify an ONNX graph with onnxslim (constant folding, dead-node and redundant-op removal) into ``dst``.
+
+    The caller must verify the result numerically (``compactrs.export.validate``) before trusting it.
+    Returns ``{"nodes_before", "nodes_after", "tool"}``.
+
+    Raises:
+        MissingDependency: onnxslim is not installed.
+    """
+    import onnx
+
+    from compactrs.errors import require
+
+    onnxslim = require("onnxslim", "graph simplification (--simplify)", "pip install 'compactrs[simplify]' or pass --no-simplify")
+    before = onnx.load(str(src))
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+        warnings.simplefilter("ignore")
+        slim = onnxslim.slim(before)
+    with atomic_path(dst) as tmp:
+        onnx.save(slim, str(tmp))
+    return {"nodes_before": len(before.graph.node), "nodes_after": len(slim.graph.node), "tool": f"onnxslim {getattr(onnxslim, '__version__', '?')}"}

@@ -1,0 +1,101 @@
+"""``benchmark``: latency percentiles, throughput and peak memory of a run, an .onnx file or a bundle."""
+from __future__ import annotations
+
+import os
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from compactrs._deploy import load_deploy_module
+from compactrs._env import machine, versions
+from compactrs._timing import time_callable
+from compactrs.bench.runners import OnnxRuntimeRunner, Runner, TensorRTRunner, TorchRunner
+from compactrs.errors import ArtifactError, ConfigError
+
+RUNTIMES = ("torch", "onnxruntime", "tensorrt")
+
+
+def _input_shape_from_onnx(path: Path) -> tuple[int, ...]:
+    from compactrs.export.onnx import check_onnx
+
+    (meta,) = check_onnx(path)["inputs"].values()
+    dims = meta["shape"][1:]
+    if not all(isinstance(d, int) for d in dims):
+        raise ArtifactError(f"'{path}' has dynamic non-batch input dims {meta['shape']}; export it with a fixed patch size")
+    return (1, *dims)
+
+
+def _resolve(artifact: Path, runtime: str, threads: int | None, workdir: Path) -> tuple[Runner, tuple, str]:
+    """The runner, input shape and a description of what is measured."""
+    from compactrs.export.bundle import is_bundle, read_manifest
+
+    if is_bundle(artifact):
+        manifest = read_manifest(artifact)
+        shape = (1, *manifest["input_spec"]["shape"][1:])
+        if runtime == "tensorrt":
+            return TensorRTRunner(artifact / "model.plan"), shape, f"{artifact}/model.plan"
+        if runtime == "onnxruntime":
+            return OnnxRuntimeRunner(artifact / "model.onnx", threads), shape, f"{artifact}/model.onnx"
+        raise ConfigError(f"a bundle holds no PyTorch model; bench the run directory ({manifest['run']}) with --runtime torch")
+    if artifact.suffix == ".onnx":
+        if runtime != "onnxruntime":
+            raise ConfigError(f"an .onnx file runs with --runtime onnxruntime (or export a bundle and build a TensorRT plan), not {runtime}")
+        return OnnxRuntimeRunner(artifact, threads), _input_shape_from_onnx(artifact), str(artifact)
+    if artifact.suffix in (".plan", ".engine"):
+        return TensorRTRunner(artifact), None, str(artifact)
+    from compactrs.train import load_checkpoint
+
+    model, payload = load_checkpoint(artifact)
+    spec = payload["input_spec"]
+    shape = (1, spec["in_bands"], *spec["input_size"])
+    if runtime == "torch":
+        return TorchRunner(model, shape, threads), shape, f"{artifact} (PyTorch eager)"
+    if runtime == "onnxruntime":
+        from compactrs.export.onnx import export_onnx
+
+        path = export_onnx(model, workdir / "model.onnx", shape)
+        return OnnxRuntimeRunner(path, threads), shape, f"{artifact} (exported to ONNX for this measurement)"
+    raise ConfigError("a TensorRT benchmark needs an engine: export a bundle with --trt and build model.plan on the device")
+
+
+def benchmark(artifact: str | os.PathLike, runtime: str = "onnxruntime", batches=(1, 8, 32), threads: int | None = 1,
+              warmup: int = 10, min_runs: int = 30, min_seconds: float = 1.0, seed: int = 0) -> dict:
+    """Measure median / p90 / p99 latency, throughput and peak memory of ``artifact`` per batch size.
+
+    Args:
+        artifact: a run directory (or model.pt), an .onnx file, a bundle directory, or a .plan (TensorRT).
+        runtime: torch | onnxruntime | tensorrt.
+        batches: batch sizes to measure, each on fresh random N(0,1) inputs of the model's input shape.
+        threads: intra-op threads for torch / onnxruntime (None = the runtime's default).
+
+    Returns:
+        ``{"artifact", "runtime", "threads", "input_shape", "memory_method", "results": [{"batch", "median_ms",
+        "p90_ms", "p99_ms", "throughput_per_s", "peak_mem_mb", ...}], "machine", "versions"}``.
+    """
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"unknown runtime '{runtime}'; valid: {', '.join(RUNTIMES)}")
+    batches = [int(b) for b in batches]
+    if not batches or min(batches) < 1:
+        raise ConfigError(f"batch sizes {batches} must be positive integers, e.g. 1,8,32")
+    artifact = Path(artifact)
+    if not artifact.exists():
+        raise ArtifactError(f"'{artifact}' does not exist; pass a run directory, an .onnx file, a bundle or a .plan")
+    common = load_deploy_module("_common")  # the device's memory probe, so host and device numbers mean the same
+    rng = np.random.default_rng(seed)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="compactrs-bench-") as tmp:
+        runner, shape, what = _resolve(artifact, runtime, threads, Path(tmp))
+        with runner:
+            if shape is None:
+                shape = (1, *runner.input_metadata().popitem()[1]["shape"][1:])
+            for batch in batches:
+                x = rng.standard_normal((batch, *shape[1:])).astype(np.float32)
+                baseline = common.reset_peak_rss()
+                timing = time_callable(lambda: runner.infer(x), warmup=warmup, min_runs=min_runs, min_seconds=min_seconds)
+                rows.append({"batch": batch, **timing, "throughput_per_s": batch * 1e3 / timing["median_ms"],
+                             "peak_mem_mb": common.peak_rss_delta_mb(baseline)})
+    return {"artifact": what, "runtime": runtime, "threads": threads, "input_shape": list(shape[1:]),
+            "memory_method": common.MEMORY_METHOD, "results": rows, "machine": machine(), "versions": versions(),
+            "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
