@@ -7,17 +7,28 @@ from compactrs.commands._common import emit, json_option
 
 
 @click.command("eval")
-@click.argument("run", type=click.Path())
+@click.argument("run", metavar="RUN_OR_BUNDLE", type=click.Path())
 @click.option("--data", default=None, metavar="SPEC", help="dataset spec [default: the one the run was trained on]")
+@click.option("--model-file", default=None, help="for a bundle: which model to score, e.g. model.int8.onnx [default: model.onnx]")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="onnxruntime threads for a bundle")
 @json_option()
-def command(run: str, data: str | None, as_json: bool) -> None:
-    """Evaluate RUN (a run directory or its model.pt) on the test split of --data.
+def command(run: str, data: str | None, model_file: str | None, threads: int | None, as_json: bool) -> None:
+    """Evaluate RUN_OR_BUNDLE on the test split of --data.
 
-    Prints OA, AA, kappa and per-class accuracy, and whether they reproduce the run's report.json.
+    A run directory (or its model.pt) is scored with PyTorch, and the result is checked against the
+    run's report.json; a bundle written by 'compactrs export' is scored with onnxruntime on its ONNX model.
+    Prints OA, AA, kappa and per-class accuracy.
     """
-    from compactrs.train import evaluate_run
+    from compactrs.export.bundle import is_bundle
 
-    result = evaluate_run(run, data)
+    if is_bundle(run):
+        from compactrs.export.evaluate import evaluate_bundle
+
+        result = evaluate_bundle(run, data, model_file, threads)
+    else:
+        from compactrs.train import evaluate_run
+
+        result = evaluate_run(run, data)
     emit(result, as_json, _print)
 
 

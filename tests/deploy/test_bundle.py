@@ -133,3 +133,24 @@ def test_build_engine_without_tensorrt_says_so(ip_bundle, device_python):
     result = device_python(bundle / "deploy" / "build_engine.py", bundle, "--precision", "fp32")
     assert result.returncode == 2 and "TensorRT is not importable" in result.stderr
     assert not (bundle / "model.plan").exists()
+
+
+def test_eval_bundle_matches_the_run_on_the_same_test_split(ip_bundle, ip_run):
+    import json
+
+    from click.testing import CliRunner
+
+    from compactrs.cli import cli
+
+    bundle, _ = ip_bundle
+    runner = CliRunner()
+    run_result = json.loads(runner.invoke(cli, ["eval", str(ip_run), "--json"]).output)
+    fp32 = runner.invoke(cli, ["eval", str(bundle), "--json", "--threads", "1"])
+    assert fp32.exit_code == 0, fp32.output
+    fp32 = json.loads(fp32.output)
+    assert fp32["runtime"] == "onnxruntime" and fp32["n"] == run_result["n"]
+    assert abs(fp32["oa"] - run_result["oa"]) <= 1 / run_result["n"]  # FP32 ORT may flip at most a tie
+    int8 = json.loads(runner.invoke(cli, ["eval", str(bundle), "--model-file", "model.int8.onnx", "--json"]).output)
+    assert int8["model_file"] == "model.int8.onnx" and int8["oa"] > 0.5
+    missing = runner.invoke(cli, ["eval", str(bundle), "--model-file", "model.fp16.onnx"])
+    assert missing.exit_code != 0
