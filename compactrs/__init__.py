@@ -24,6 +24,8 @@ _EXPORTS = {
     "train": "compactrs.train",
     "evaluate_run": "compactrs.train",
     "load_checkpoint": "compactrs.train",
+    "prune": "compactrs.prune",
+    "PruneConfig": "compactrs.prune",
 }
 
 __all__ = ["CompactrsError", "__version__", *_EXPORTS]

@@ -63,9 +63,13 @@ def search_threshold(graph: ChannelGraph, scores: dict[int, torch.Tensor], ratio
                      min_channels: int, tolerance: float = 0.02) -> Selection:
     """Bisect the global threshold so the kept network's MAC ratio is within ``tolerance`` (relative) of ``ratio``.
 
+    Rounding to multiples of ``round_to`` makes the ratio a step function of the threshold; where one step
+    (one group gaining ``round_to`` channels in a MAC-heavy early layer) is wider than the tolerance, the
+    remaining budget below the target is filled block by block (``fill_budget``), best next channel first.
+
     Raises:
-        TargetError: no threshold lands within the tolerance (the channel steps are too coarse, or the
-            ratio is below what the minimum channel counts allow).
+        TargetError: the ratio is below what the minimum channel counts allow, or no selection lands within
+            the tolerance (the nearest reachable ratios are named).
     """
     values = sorted({float(v) for s in scores.values() for v in s.tolist()})
     # Candidate thresholds: just below the lowest score (keep all), and each distinct score (drop it and below).
@@ -85,14 +89,49 @@ def search_threshold(graph: ChannelGraph, scores: dict[int, torch.Tensor], ratio
             lo = mid
         else:
             hi = mid
-    best = min((probe(lo), probe(hi)), key=lambda s: abs(s.ratio - ratio))
-    if abs(best.ratio / ratio - 1) > tolerance:
-        a, b = probe(hi).ratio, probe(lo).ratio
-        raise TargetError(
-            f"no global threshold lands within ±{tolerance:.0%} of MAC ratio {ratio:.4g}: the nearest reachable ratios "
-            f"are {a:.4g} and {b:.4g} (channels move in steps of --round-to {round_to}); ask for one of those or "
-            "lower --round-to")
-    return best
+    above, below = probe(lo), probe(hi)
+    best = min((above, below), key=lambda s: abs(s.ratio - ratio))
+    if abs(best.ratio / ratio - 1) <= tolerance:
+        return best
+    filled = fill_budget(graph, scores, below, ratio, round_to, tolerance)
+    if abs(filled.ratio / ratio - 1) <= tolerance:
+        return filled
+    raise TargetError(
+        f"no channel selection lands within ±{tolerance:.0%} of MAC ratio {ratio:.4g}: the nearest reachable ratios "
+        f"are {filled.ratio:.4g} and {above.ratio:.4g} (channels move in steps of --round-to {round_to}); ask for one "
+        "of those or lower --round-to")
+
+
+def fill_budget(graph: ChannelGraph, scores: dict[int, torch.Tensor], start: Selection, ratio: float,
+                round_to: int, tolerance: float) -> Selection:
+    """Add ``round_to``-channel blocks to ``start`` (below the target) while they fit under the target + tolerance.
+
+    Each round adds the block whose next channel has the highest score among the blocks that still fit,
+    so the fill follows the same ranking the threshold does.
+    """
+    counts = dict(start.counts)
+    order = {gid: torch.sort(-s.detach().float(), stable=True).indices for gid, s in scores.items()}
+    current = start.ratio
+
+    def ratio_with(trial: dict) -> float:
+        return graph.macs_for({g: float(n) for g, n in trial.items()}) / graph.total_macs
+
+    while current < ratio * (1 - tolerance):
+        options = []
+        for gid, n in counts.items():
+            channels = graph.groups[gid].channels
+            if n >= channels:
+                continue
+            grown = min(channels, n + max(1, round_to))
+            trial_ratio = ratio_with({**counts, gid: grown})
+            if trial_ratio <= ratio * (1 + tolerance):
+                options.append((float(scores[gid][order[gid][n]]), gid, grown, trial_ratio))
+        if not options:
+            break
+        _, gid, grown, current = max(options)
+        counts[gid] = grown
+    keep = {gid: sorted(int(i) for i in order[gid][:n]) for gid, n in counts.items()}
+    return Selection(start.threshold, counts, keep, float(current))
 
 
 def build_plan(graph: ChannelGraph, selection: Selection) -> dict:
