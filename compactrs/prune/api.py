@@ -76,6 +76,16 @@ def _nothing_prunable(graph: ChannelGraph, name: str) -> ModelError:
                       "or the classifier — not concatenations or attention products")
 
 
+def _fixed_share(graph: ChannelGraph) -> str:
+    """Why a floor is high: the share of MACs in layers whose channels pruning must keep, and the main reason."""
+    fixed = sum(layer.macs for layer in graph.layers if layer.in_group is None and layer.out_group is None)
+    if fixed < 0.05 * graph.total_macs:
+        return ""
+    reasons = [g.fixed_reason for g in graph.groups.values() if g.fixed_reason and g.producers]
+    common = max(set(reasons), key=reasons.count) if reasons else "unsupported operations"
+    return f" ({fixed / graph.total_macs:.0%} of the MACs are in layers whose channels must stay, e.g. because {common})"
+
+
 def onnx_latency(network: nn.Module, in_bands: int, input_size, threads: int | None, batches=(1, 32)) -> dict:
     """Median / p90 onnxruntime latency of ``network`` at each batch size (exported to a temporary .onnx)."""
     from compactrs.bench.onnxruntime_timing import time_onnx
@@ -136,7 +146,7 @@ def prune(model: str | os.PathLike, data: str | Dataset | None = None, config: P
     if ratio < smallest * (1 - config.tolerance):
         raise TargetError(f"MAC ratio {ratio:.4g} ({round(ratio * base_macs)} MACs) is unreachable for '{name}': with "
                           f"--round-to {config.round_to} and --min-channels {config.min_channels} the smallest reachable "
-                          f"ratio is {smallest:.4g}; ask for more MACs or lower --round-to / --min-channels")
+                          f"ratio is {smallest:.4g}{_fixed_share(graph)}; ask for more MACs or lower --round-to / --min-channels")
 
     train_base = dict(batch_size=config.batch_size, seed=config.seed, threads=config.threads)
     pretrain_history = []

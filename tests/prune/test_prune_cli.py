@@ -124,3 +124,20 @@ def test_bad_requests_fail_fast_with_one_line(tmp_path, capsys, user_module, arg
     assert code != 0 and needle in err, err
     assert len(err.splitlines()) == 1
     assert not (tmp_path / "never").exists()
+
+
+def test_cell_network_prunes_inside_ops_and_explains_its_floor(tmp_path):
+    from compactrs.errors import TargetError
+    from compactrs.nn.cells import random_genotype
+    from compactrs.prune import PruneConfig, prune
+
+    genotype = random_genotype(np.random.default_rng(0), blocks=3, max_depth=1)
+    common = dict(pretrain_epochs=1, search_epochs=1, finetune_epochs=1, threads=1, latency=False)
+    report = prune("cellnet", "synthetic,n=12,size=16", PruneConfig(flops_ratio=0.8, round_to=1, min_channels=1, **common),
+                   out=tmp_path / "cell", model_kwargs={"genotype": genotype})
+    assert abs(report["prune"]["achieved_ratio"] / 0.8 - 1) <= 0.02
+    model, _ = load_checkpoint(tmp_path / "cell")
+    assert sum(p.numel() for p in model.parameters()) == report["params"] < report["prune"]["before"]["params"]
+    with pytest.raises(TargetError, match="of the MACs are in layers whose channels must stay"):
+        prune("cellnet", "synthetic,n=12,size=16", PruneConfig(flops_ratio=0.3, **common), out=tmp_path / "never",
+              model_kwargs={"genotype": genotype})
