@@ -180,7 +180,6 @@ def _label(graph_module, modules: dict[str, nn.Module], input_shape) -> ChannelG
     label: dict = {}            # fx node -> group id (channel axis 1) or None
     layers: list[Layer] = []
     bn_group: dict[str, int] = {}
-    users_of: dict[str, list] = {}
     calls: dict[str, tuple] = {}  # module name -> (in group, out group) of its first call
 
     def group_of(arg):
@@ -199,7 +198,6 @@ def _label(graph_module, modules: dict[str, nn.Module], input_shape) -> ChannelG
         return uf.new(shape[1], reason) if shape is not None and len(shape) >= 2 else None
 
     for node in graph_module.graph.nodes:
-        users_of[node.name] = list(node.users)
         if node.op == "placeholder":
             label[node] = uf.new(input_shape[1], "network input")
         elif node.op == "call_module":
