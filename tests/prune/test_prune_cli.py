@@ -16,11 +16,11 @@ from compactrs.train import load_checkpoint
 def pruned_run(tmp_path_factory, indian_pines):
     root = tmp_path_factory.mktemp("prune")
     data = f"hsi:{indian_pines}"
-    trained = CliRunner().invoke(cli, ["train", "patchcnn", "--data", data, "--epochs", "6", "--threads", "1",
+    trained = CliRunner().invoke(cli, ["train", "patchcnn", "--data", data, "--epochs", "5", "--threads", "1",
                                        "--out", str(root / "base"), "--json"])
     assert trained.exit_code == 0, trained.output
     result = CliRunner().invoke(cli, ["prune", str(root / "base"), "--flops-ratio", "0.5", "--round-to", "4",
-                                      "--search-epochs", "2", "--finetune-epochs", "4", "--threads", "1",
+                                      "--search-epochs", "2", "--finetune-epochs", "3", "--threads", "1",
                                       "--out", str(root / "pruned"), "--json"])
     assert result.exit_code == 0, result.output
     return root, json.loads(trained.output), json.loads(result.output)
@@ -132,7 +132,7 @@ def test_cell_network_prunes_inside_ops_and_explains_its_floor(tmp_path):
     from compactrs.prune import PruneConfig, prune
 
     genotype = random_genotype(np.random.default_rng(0), blocks=3, max_depth=1)
-    common = dict(pretrain_epochs=1, search_epochs=1, finetune_epochs=1, threads=1, latency=False)
+    common = dict(pretrain_epochs=0, search_epochs=1, finetune_epochs=1, threads=1, latency=False)
     report = prune("cellnet", "synthetic,n=12,size=16", PruneConfig(flops_ratio=0.8, round_to=1, min_channels=1, **common),
                    out=tmp_path / "cell", model_kwargs={"genotype": genotype})
     assert abs(report["prune"]["achieved_ratio"] / 0.8 - 1) <= 0.02
