@@ -38,9 +38,15 @@ def model_family(name: str) -> str:
 def create_model(name: str, in_bands: int, num_classes: int, **kwargs) -> nn.Module:
     """Build registered model ``name`` for ``in_bands`` input channels and ``num_classes`` outputs.
 
+    ``name`` may also be a user factory ``package.module:function`` (``function(in_bands, num_classes,
+    **kwargs) -> nn.Module``), imported from the Python path: how a user's own network is pruned and
+    rebuilt from arch.json. Only name modules you trust — importing a module runs its code.
+
     Raises:
         ModelError: unknown name, or keyword arguments the model does not take.
     """
+    if ":" in name:
+        return _build_user_model(name, in_bands, num_classes, kwargs)
     if name not in _MODELS:
         close = [m for m in _MODELS if name.lower().replace("-", "") in m] or list_models()
         raise ModelError(f"unknown model '{name}'; registered models: {', '.join(close)} (see 'compactrs models')")
@@ -57,6 +63,40 @@ def create_model(name: str, in_bands: int, num_classes: int, **kwargs) -> nn.Mod
         return fn(in_bands=in_bands, num_classes=num_classes, **kwargs)
     except (ValueError, TypeError) as exc:
         raise ModelError(f"cannot build model '{name}' with {kwargs}: {exc}") from exc
+
+
+def resolve_factory(name: str) -> Callable[..., nn.Module]:
+    """Import ``package.module:function`` and return the function.
+
+    Raises:
+        ModelError: malformed name, module not importable, or attribute missing / not callable.
+    """
+    import importlib
+
+    module_name, _, attribute = name.partition(":")
+    if not module_name or not attribute.isidentifier():
+        raise ModelError(f"'{name}' is not a user model factory; write package.module:function, e.g. mymodels.nets:small_cnn")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ModelError(f"cannot import '{module_name}' for model factory '{name}' ({exc}); "
+                         "put the package on PYTHONPATH or install it") from exc
+    factory = getattr(module, attribute, None)
+    if not callable(factory):
+        raise ModelError(f"'{module_name}' has no callable '{attribute}'; a model factory is function(in_bands, num_classes) -> nn.Module")
+    return factory
+
+
+def _build_user_model(name: str, in_bands: int, num_classes: int, kwargs: dict) -> nn.Module:
+    factory = resolve_factory(name)
+    try:
+        model = factory(in_bands, num_classes, **kwargs)
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"model factory '{name}' failed for in_bands={in_bands}, num_classes={num_classes} ({exc}); "
+                         "it must be function(in_bands, num_classes) -> nn.Module") from exc
+    if not isinstance(model, nn.Module):
+        raise ModelError(f"model factory '{name}' returned {type(model).__name__}, not a torch.nn.Module")
+    return model
 
 
 def arch_of(name: str, in_bands: int, num_classes: int, **kwargs) -> dict:

@@ -21,10 +21,13 @@ def _resolve_dataset(data: str | Dataset, seed: int) -> Dataset:
 
 def train_network(model, arch: dict, dataset: Dataset, config: TrainConfig, out: Path, task: str, title: str,
                   progress: Progress | None = None, overwrite: bool = False, target: dict | None = None,
-                  extra_config: dict | None = None, extra_report: dict | None = None) -> dict:
+                  extra_config: dict | None = None, extra_report: dict | None = None,
+                  extra_files: dict | None = None) -> dict:
     """Train ``model`` (built from ``arch``) on ``dataset`` and write a complete run directory at ``out``.
 
     The directory is built under a temporary name and appears only when everything was written.
+    ``extra_files`` maps file names to JSON-able objects written into the run directory too
+    (e.g. ``{"prune_plan.json": plan}``).
     Returns the report (also written to ``out/report.json``) with ``run_dir`` added.
     """
     try:
@@ -47,6 +50,8 @@ def train_network(model, arch: dict, dataset: Dataset, config: TrainConfig, out:
             finally:
                 log.close()
             write_run(stage, model, arch, dataset, config_record, history, metrics, report, title)
+            for name, content in (extra_files or {}).items():
+                write_json(stage / name, content)
     except FileExistsError as exc:
         raise ConfigError(f"output directory '{exc}' already exists and is not empty; pass --overwrite or choose another --out") from exc
     report["run_dir"] = str(Path(out))
