@@ -6,8 +6,6 @@ The public API re-exports one function per stage; heavy submodules are imported 
 from __future__ import annotations
 
 import importlib
-import sys
-import types
 
 from compactrs.errors import CompactrsError
 
@@ -43,21 +41,3 @@ def __getattr__(name: str):
         globals()[name] = value
         return value
     raise AttributeError(f"module 'compactrs' has no attribute '{name}'")
-
-
-class _PublicAPI(types.ModuleType):
-    """Keeps ``compactrs.train`` / ``prune`` / ``search`` / ``export`` the stage *functions*.
-
-    Each stage function shares its name with the subpackage that implements it, and the import system binds
-    every imported subpackage as an attribute of its parent: without this, ``import compactrs.train.loop``
-    anywhere would silently turn ``compactrs.train(...)`` into a call of a module. Submodules stay reachable
-    with ``from compactrs.train import ...`` (which reads ``sys.modules``).
-    """
-
-    def __setattr__(self, name: str, value) -> None:
-        if name in _EXPORTS and isinstance(value, types.ModuleType):
-            return
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _PublicAPI

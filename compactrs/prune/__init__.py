@@ -8,3 +8,7 @@ from compactrs.prune.api import prune
 from compactrs.prune.config import PruneConfig
 
 __all__ = ["PruneConfig", "prune"]
+
+from compactrs._callable import make_module_callable
+
+make_module_callable(__name__, prune)  # compactrs.prune(...) works even once the subpackage is imported

@@ -8,3 +8,7 @@ __all__ = [
     "TrainConfig", "classification_metrics", "confusion_matrix", "evaluate", "evaluate_run", "fit",
     "load_checkpoint", "predict_logits", "read_checkpoint", "save_checkpoint", "train", "train_network",
 ]
+
+from compactrs._callable import make_module_callable
+
+make_module_callable(__name__, train)  # compactrs.train(...) works even once the subpackage is imported
