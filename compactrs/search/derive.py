@@ -62,24 +62,29 @@ class BudgetSpace:
         return self.table(kind, width).discrete(genotype)
 
     def extremes(self, kind: str, width: int) -> tuple[float, float]:
-        """(cheapest, dearest) cost of any genotype of the space at ``width``."""
+        """(cheapest, dearest) cost of simple genotypes of the space at ``width`` (its reachable range).
+
+        Cheapest: the cheapest op on every slot, depth 1. Dearest: the dearest op (and, in reduction cells,
+        input) on every slot with both cell inputs read (no dead code), depth ``max_depth``.
+        """
         table = self.table(kind, width)
+        n_ops = len(self.ops)
         out = []
         for pick in (min, max):
+            normal_costs = table.normal_ops.sum(0)  # per op (the ranking is the same in every block)
+            reduce_costs = table.reduce_ops.sum(0) if len(table.reduce_ops) else None
             genotype = {"normal": [], "reduce": []}
-            for node in range(self.nodes):
-                for _ in range(2):
-                    costs = table.normal_ops.sum(0)  # per op, summed over blocks (same ranking in every block)
-                    genotype["normal"].append([self.ops[pick(range(len(self.ops)), key=lambda o: costs[o])], 0])
-                    if len(table.reduce_ops):
-                        per = table.reduce_ops.sum(0)[: node + 2]  # (inputs, ops)
-                        choices = [(s, o) for s in range(node + 2) for o in range(len(self.ops))]
-                        s, o = pick(choices, key=lambda so: per[so[0], so[1]])
-                        genotype["reduce"].append([self.ops[o], s])
-                    else:
-                        genotype["reduce"].append([self.ops[0], 0])
-            values = [table.discrete({**genotype, "depths": [d] * self.blocks}) for d in (1, self.max_depth)]
-            out.append(pick(values))
+            for slot in range(2 * self.nodes):
+                node = slot // 2
+                genotype["normal"].append([self.ops[pick(range(n_ops), key=lambda o: normal_costs[o])], slot % 2])
+                sources = [slot % 2] if node == 0 else range(node + 2)
+                if reduce_costs is None:
+                    genotype["reduce"].append([self.ops[0], slot % 2])
+                    continue
+                s, o = pick(((s, o) for s in sources for o in range(n_ops)), key=lambda so: reduce_costs[so[0], so[1]])
+                genotype["reduce"].append([self.ops[o], s])
+            depth = 1 if pick is min else self.max_depth
+            out.append(table.discrete({**genotype, "depths": [depth] * self.blocks}))
         return out[0], out[1]
 
 

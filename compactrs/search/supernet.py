@@ -63,7 +63,10 @@ class SearchCell(nn.Module):
         )
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor, sample: "CellSample") -> torch.Tensor:
-        states = [self.preprocess0[str(s0.shape[1])](s0), self.preprocess1(s1)]
+        # preprocess only the inputs some slot reads (as the exported discrete cell effectively does)
+        reads = set(sample.input_index)
+        states = [self.preprocess0[str(int(s0.shape[1]))](s0) if 0 in reads else None,
+                  self.preprocess1(s1) if 1 in reads else None]
         for node in range(self.nodes):
             total = None
             for slot in (2 * node, 2 * node + 1):
