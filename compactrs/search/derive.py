@@ -88,32 +88,66 @@ class BudgetSpace:
         return out[0], out[1]
 
 
+def _nearest_even(predicate, start: int, step: int) -> int | None:
+    """The even width nearest ``start`` in direction ``step`` (±2) where a monotone predicate turns true.
+
+    Gallops (2, 4, 8, ... widths away) and then bisects, so few cost tables are built.
+    """
+    inside = lambda w: 2 <= w <= MAX_WIDTH  # noqa: E731
+    last_false, distance = start, 1
+    while True:
+        w = start + step * distance
+        if not inside(w):
+            w = 2 if step < 0 else MAX_WIDTH
+            if w == last_false or not predicate(w):
+                return None
+            break
+        if predicate(w):
+            break
+        last_false, distance = w, distance * 2
+    lo, hi = sorted((last_false, w))
+    while hi - lo > 2:  # bisect the even widths strictly between the last failing and the first passing one
+        mid = lo + 2 * ((hi - lo) // 4)
+        if predicate(mid) == (step > 0):
+            hi = mid
+        else:
+            lo = mid
+    return hi if step > 0 else lo
+
+
 def choose_search_width(space: BudgetSpace, budgets: list[Budget], width: int) -> tuple[int, str]:
     """The even width nearest ``width`` whose space contains every budget band; returns (width, message).
+
+    Both ends of the space's cost range grow with the width: if its dearest genotype is under a target the
+    search widens to the narrowest width that reaches it; if its cheapest genotype is above a band's floor it
+    narrows to the widest width under it.
 
     Raises:
         TargetError: no even width in 2..256 can hold the band(s).
     """
-    def holds(w: int) -> bool:
-        for budget in budgets:
-            low, high = space.extremes(budget.kind, w)
-            if budget.target * (1 - budget.tolerance) < low or budget.target > high:
-                return False
-        return True
-
     def ranges(w: int) -> str:
         return "; ".join(f"{b.show(space.extremes(b.kind, w)[0])} to {b.show(space.extremes(b.kind, w)[1])}" for b in budgets)
 
-    if holds(width):
-        return width, f"at init_channels {width} the space spans {ranges(width)}: it holds the target band {', '.join(b.band() for b in budgets)}"
-    for step in range(2, MAX_WIDTH, 2):
-        for w in (width - step, width + step):
-            if 2 <= w <= MAX_WIDTH and holds(w):
-                return w, (f"at init_channels {width} the space spans {ranges(width)}, which does not hold the target band "
-                           f"{', '.join(b.band() for b in budgets)}; searching at init_channels {w} instead (spans {ranges(w)})")
-    raise TargetError(f"no width of the search space reaches the target band {', '.join(b.band() for b in budgets)} on this input "
-                      f"(init_channels 2 spans {ranges(2)}; {MAX_WIDTH} spans {ranges(MAX_WIDTH)}); "
-                      f"choose a target inside that range or another --ops set")
+    def reaches(w: int) -> bool:
+        return all(space.extremes(b.kind, w)[1] >= b.target for b in budgets)
+
+    def under_floor(w: int) -> bool:
+        return all(space.extremes(b.kind, w)[0] <= b.target * (1 - b.tolerance) for b in budgets)
+
+    bands = ", ".join(b.band() for b in budgets)
+    if reaches(width) and under_floor(width):
+        return width, f"at init_channels {width} the space spans {ranges(width)}: it holds the target band {bands}"
+    if not reaches(width):
+        chosen = _nearest_even(reaches, width, +2)
+    else:
+        chosen = _nearest_even(under_floor, width, -2)
+    if chosen is None or not (reaches(chosen) and under_floor(chosen)):
+        edge = MAX_WIDTH if not reaches(width) else 2  # the width limit in the direction the target lies
+        raise TargetError(f"no width of the search space reaches the target band {bands} on this input "
+                          f"(init_channels {width} spans {ranges(width)}; init_channels {edge} spans {ranges(edge)}); "
+                          f"choose a target inside what the space can reach, or another --ops set")
+    return chosen, (f"at init_channels {width} the space spans {ranges(width)}, which does not hold the target band "
+                    f"{bands}; searching at init_channels {chosen} instead (spans {ranges(chosen)})")
 
 
 @dataclass
@@ -149,15 +183,13 @@ def fit_budget(space: BudgetSpace, budgets: list[Budget], genotype: dict, width:
         return _measured(space, fit)
     primary = budgets[0]
     # widths around the one whose cost crosses the target (costs grow with width)
-    widths = list(range(2, MAX_WIDTH + 1, 2))
-    lo, hi = 0, len(widths) - 1
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if space.cost(primary.kind, genotype, widths[mid]) <= primary.target:
-            lo = mid
-        else:
-            hi = mid - 1
-    near = sorted({widths[i] for i in range(max(0, lo - 1), min(len(widths), lo + 3))} | {width})
+    under = lambda w: space.cost(primary.kind, genotype, w) <= primary.target  # noqa: E731
+    if under(width):
+        above = _nearest_even(lambda w: not under(w), width, +2)
+        crossing = MAX_WIDTH if above is None else above - 2
+    else:
+        crossing = _nearest_even(under, width, -2) or 2
+    near = sorted({w for w in range(crossing - 2, crossing + 5, 2) if 2 <= w <= MAX_WIDTH} | {width})
     depth_options = [sorted({min(max(d + delta, 1), space.max_depth) for delta in (-1, 0, 1)}) for d in genotype["depths"]]
     candidates = []
     for w in near:
