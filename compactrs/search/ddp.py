@@ -85,6 +85,20 @@ def sum_over_ranks(values: list[float], world: World) -> list[float]:
     return tensor.tolist()
 
 
+def check_in_sync(tensors, world: World, what: str) -> None:
+    """Raise if ranks disagree on ``tensors`` (a cheap checksum: sum and sum of squares, compared by min/max)."""
+    if not world.distributed:
+        return
+    with torch.no_grad():
+        stats = torch.tensor([sum(float(t.double().sum()) for t in tensors), sum(float(t.double().pow(2).sum()) for t in tensors)],
+                             dtype=torch.float64)
+    low, high = stats.clone(), stats.clone()
+    dist.all_reduce(low, op=dist.ReduceOp.MIN)
+    dist.all_reduce(high, op=dist.ReduceOp.MAX)
+    if not torch.allclose(low, high, rtol=1e-9, atol=0.0):
+        raise RuntimeError(f"DDP ranks diverged: {what} differ across processes ({low.tolist()} vs {high.tolist()})")
+
+
 def barrier(world: World) -> None:
     if world.distributed:
         dist.barrier()

@@ -189,7 +189,7 @@ def fit_budget(space: BudgetSpace, budgets: list[Budget], genotype: dict, width:
         crossing = MAX_WIDTH if above is None else above - 2
     else:
         crossing = _nearest_even(under, width, -2) or 2
-    near = sorted({w for w in range(crossing - 2, crossing + 5, 2) if 2 <= w <= MAX_WIDTH} | {width})
+    near = sorted({w for w in (crossing - 2, crossing, crossing + 2) if 2 <= w <= MAX_WIDTH} | {width})
     depth_options = [sorted({min(max(d + delta, 1), space.max_depth) for delta in (-1, 0, 1)}) for d in genotype["depths"]]
     candidates = []
     for w in near:

@@ -24,7 +24,7 @@ from compactrs.data import Dataset
 from compactrs.errors import ArtifactError, ConfigError
 from compactrs.search.config import SearchConfig
 from compactrs.search.costs import CostTable
-from compactrs.search.ddp import World, average_gradients, barrier, broadcast_parameters, sum_over_ranks
+from compactrs.search.ddp import World, average_gradients, barrier, broadcast_parameters, check_in_sync, sum_over_ranks
 from compactrs.search.losses import complexity_loss, target_loss
 from compactrs.search.sampling import linear_temperature
 from compactrs.search.supernet import CELL_TYPES, Supernet
@@ -286,6 +286,8 @@ class BiLevelSearch:
         self.progress.advance("search", self.epoch)
         while self.epoch < self.config.epochs:
             record = self.run_epoch()
+            check_in_sync(self.arch, self.world, "architecture parameters")
+            check_in_sync(self.weights, self.world, "supernet weights")
             self.history.append(record)
             self.save()
             self.log.line(_summary(record))
