@@ -80,6 +80,11 @@ def plot_accuracy_vs_macs(path: str | os.PathLike, searched: dict, baselines: Se
     ax.scatter(searched["macs"] / 1e6, searched["oa"], marker="*", s=160, color="tab:red", zorder=3)
     ax.annotate(searched["name"], (searched["macs"] / 1e6, searched["oa"]), textcoords="offset points", xytext=(5, -12), fontsize=8, color="tab:red")
     ax.set_xscale("log")
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    ax.xaxis.set_major_formatter(plain)
+    ax.xaxis.set_minor_formatter(plain)
     ax.set_xlabel("MACs per sample (millions, log scale)")
     ax.set_ylabel("test overall accuracy")
     ax.set_title(title if baselines else f"{title}\n(no baselines given: pass --baselines RUN_DIR ...)", fontsize=10)

@@ -15,6 +15,7 @@ from compactrs.search.space import supernet_layout
 from compactrs.search.supernet import Supernet
 
 MACS = MacCost()
+SMALL_OPS = ("zero", "skip_connect", "sep_conv_3x3", "dil_conv_5x5", "max_pool_3x3", "ms_att_5")
 
 
 def cellnet_macs(genotype, bands, size, classes, width, stem_multiplier=1):
@@ -51,9 +52,9 @@ class _FixedPath(nn.Module):
 
 def test_supernet_runs_exactly_the_sampled_cellnet():
     torch.manual_seed(0)
-    net = Supernet(20, 3, 9, RS_OPS, init_channels=4, max_depth=3, initial_depth=2)
+    net = Supernet(20, 3, 9, SMALL_OPS, init_channels=4, max_depth=2, initial_depth=2)
     generator = torch.Generator().manual_seed(0)
-    for _ in range(3):
+    for _ in range(2):
         with torch.no_grad():  # a frozen sample (constants for the tracer)
             sample = net.sample(5.0, generator)
         genotype = sample.genotype(net.ops)
@@ -65,7 +66,7 @@ def test_supernet_runs_exactly_the_sampled_cellnet():
 
 def test_expected_cost_is_the_mean_cost_of_samples():
     torch.manual_seed(1)
-    net = Supernet(10, 3, 8, RS_OPS, init_channels=4, max_depth=3, initial_depth=2)
+    net = Supernet(10, 3, 8, SMALL_OPS, init_channels=4, max_depth=3, initial_depth=2)
     with torch.no_grad():  # a skewed, non-uniform distribution
         for p in net.arch_parameters():
             p.copy_(torch.randn_like(p))
@@ -73,16 +74,14 @@ def test_expected_cost_is_the_mean_cost_of_samples():
     with torch.no_grad():
         expected = float(table.expected(net.probabilities()))
     generator = torch.Generator().manual_seed(0)
-    costs = [table.discrete(net.sample(1.0, generator).genotype(net.ops)) for _ in range(1500)]
+    costs = [table.discrete(net.sample(1.0, generator).genotype(net.ops)) for _ in range(800)]
     stderr = np.std(costs) / np.sqrt(len(costs))
     assert abs(np.mean(costs) - expected) < 4 * stderr, (np.mean(costs), expected, stderr)
 
 
 def test_expected_cost_is_differentiable_in_every_architecture_parameter():
-    net = Supernet(10, 3, 8, RS_OPS, init_channels=4, max_depth=3)
+    net = Supernet(10, 3, 8, SMALL_OPS, init_channels=4, max_depth=3)
     table = CostTable(MACS, net.layout, net.ops, 10, 8, 3)
     table.expected(net.probabilities()).backward()
     for name, p in zip(net.ARCH_NAMES, net.arch_parameters()):
-        if name == "beta_normal":  # normal-cell inputs do not change the cost (every edge is stride 1)
-            continue
         assert p.grad is not None and torch.count_nonzero(p.grad) > 0, name
