@@ -218,7 +218,9 @@ class BiLevelSearch:
         loss = task + budget.to(task.dtype)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"search architecture loss became {loss.item()}; lower the architecture learning rate")
-        grads = torch.autograd.grad(loss, self.arch)
+        # a parameter can be off the graph for a sample (e.g. reduction cells whose output no later cell
+        # reads, with the budget inside its band): it then simply gets no update this step
+        grads = torch.autograd.grad(loss, self.arch, allow_unused=True)
         for p, g in zip(self.arch, grads):
             p.grad = g
         average_gradients(self.arch, self.world)

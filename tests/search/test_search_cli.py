@@ -14,7 +14,7 @@ from compactrs.models import build_model
 def test_search_on_indian_pines_lands_on_the_target_or_says_it_missed(indian_pines, tmp_path):
     out = tmp_path / "run"
     args = ["search", "--data", f"hsi:{indian_pines}", "--flops-target", "5M", "--epochs", "1", "--retrain-epochs", "1",
-            "--batch-size", "64", "--max-depth", "3", "--threads", "1", "--out", str(out), "--json"]
+            "--batch-size", "64", "--max-depth", "2", "--threads", "1", "--out", str(out), "--json"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     report = json.loads(result.output)
