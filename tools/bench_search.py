@@ -6,7 +6,7 @@ retrain time, predicted (with --profile) and measured (onnxruntime, 1 thread, ba
 Prints the command, machine, date and a markdown table; writes a results JSON whose ``baselines`` list is
 valid ``--baselines`` input for ``compactrs search``.
 
-Full run (about 25-30 min on a quiet 2-core machine with the defaults below):
+Full run (estimated 25-30 min on a quiet 2-core machine with the defaults: 10 search, 10 retrain, 10 baseline epochs):
     PYTHONPATH=. python tools/bench_search.py --out runs/bench-search
 Tiny smoke run (~3 min):
     PYTHONPATH=. python tools/bench_search.py --out /tmp/bench --targets 5M --epochs 1 --retrain-epochs 1 \\
@@ -41,8 +41,8 @@ def parse_args(argv=None):
     parser.add_argument("--synthetic-target", default="20M", help="MAC target on the synthetic default")
     parser.add_argument("--no-synthetic", action="store_true", help="skip the synthetic default")
     parser.add_argument("--epochs", type=int, default=10, help="search epochs")
-    parser.add_argument("--retrain-epochs", type=int, default=15, help="retraining epochs of each derived network")
-    parser.add_argument("--baseline-epochs", type=int, default=15, help="training epochs of each ResNet baseline")
+    parser.add_argument("--retrain-epochs", type=int, default=10, help="retraining epochs of each derived network")
+    parser.add_argument("--baseline-epochs", type=int, default=10, help="training epochs of each ResNet baseline")
     parser.add_argument("--resnets", default="resnet8,resnet20,resnet32,resnet110", help="baselines trained in the same harness")
     parser.add_argument("--profile", default=None, help="latency profile JSON (predicted vs measured latency)")
     parser.add_argument("--tolerance", type=float, default=0.1)
