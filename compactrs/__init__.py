@@ -24,6 +24,8 @@ _EXPORTS = {
     "train": "compactrs.train",
     "evaluate_run": "compactrs.train",
     "load_checkpoint": "compactrs.train",
+    "search": "compactrs.search",
+    "SearchConfig": "compactrs.search",
     "prune": "compactrs.prune",
     "PruneConfig": "compactrs.prune",
     "ExportConfig": "compactrs.export",

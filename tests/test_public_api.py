@@ -9,7 +9,8 @@ def test_stage_functions_stay_callable_after_their_subpackages_are_imported():
     importlib.import_module("compactrs.train.loop")
     importlib.import_module("compactrs.prune")
     assert export_api.export is compactrs.export.export
-    for name in ("train", "prune", "export", "validate", "benchmark", "load_dataset", "create_model"):
+    importlib.import_module("compactrs.search.loop")
+    for name in ("train", "search", "prune", "export", "validate", "benchmark", "load_dataset", "create_model"):
         assert callable(getattr(compactrs, name)), name
     from compactrs.train import TrainConfig
 

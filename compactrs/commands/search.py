@@ -1,0 +1,91 @@
+"""``compactrs search --flops-target 20M``: hardware-aware architecture search, retraining and report."""
+from __future__ import annotations
+
+import os
+
+import click
+
+from compactrs.commands._common import COUNT, MILLISECONDS, data_option, emit, json_option, seed_option, show_progress, threads_option
+
+
+def print_search_report(report: dict) -> None:
+    from compactrs.commands.train import print_report
+    from compactrs.units import human_count
+
+    if "run_dir" not in report:  # a non-zero torchrun rank
+        return
+    print_report(report)
+    target = report.get("target", {})
+    if target.get("flops") is not None:
+        low, high = target["band_macs"]
+        status = "ON TARGET" if target["met"] else "MISSED"
+        click.echo(f"target       {human_count(high)} MACs, band [{human_count(low)}, {human_count(high)}]: achieved "
+                   f"{human_count(report['macs'])} MACs ({status})")
+    if target.get("latency_ms") is not None:
+        predicted = (report["latency_ms"].get("predicted") or {}).get("ms")
+        click.echo(f"latency      target {target['latency_ms']:.3f} ms, predicted {predicted:.3f} ms by {target.get('profile')}")
+    click.echo(f"search       {target.get('message', '')}")
+    genotype = report["genotype"]
+    click.echo(f"genotype     depths {genotype['depths']}, init_channels {report['init_channels']}; normal "
+               + " ".join(f"{op}<-{src}" for op, src in genotype["normal"]))
+    click.echo("             reduce " + " ".join(f"{op}<-{src}" for op, src in genotype["reduce"]))
+    click.echo(f"time         search {report['search_seconds']:.1f} s, retrain {report['retrain_seconds']:.1f} s")
+
+
+@click.command("search")
+@data_option()
+@click.option("--flops-target", type=COUNT, default=None, metavar="MACS",
+              help="budget in FLOPs counted as MACs (multiply-accumulates) per sample, e.g. 20M = 20 million MACs")
+@click.option("--tolerance", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.1, show_default=True,
+              help="the result must land in [target·(1−tolerance), target]")
+@click.option("--latency-target", type=MILLISECONDS, default=None, metavar="DURATION",
+              help="expected-latency budget, e.g. 2ms (needs --profile)")
+@click.option("--profile", type=click.Path(dir_okay=False), default=None, help="latency profile JSON made by 'compactrs profile'")
+@click.option("--ops", default="rs", show_default=True,
+              help="candidate ops: gdas (8 GDAS ops), rs (GDAS + multiscale attention ms_att_3/5/7), all, or a comma list")
+@click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True, help="search epochs")
+@click.option("--retrain-epochs", type=click.IntRange(min=0), default=15, show_default=True, help="training epochs of the derived network")
+@click.option("--init-channels", type=click.IntRange(min=2), default=16, show_default=True,
+              help="channels of the first block (even); changed, with a message, when the space cannot hold the target")
+@click.option("--max-depth", type=click.IntRange(min=1), default=5, show_default=True, help="maximum normal cells per block (δmax)")
+@click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True, help="search batch size (per process)")
+@click.option("--loss", type=click.Choice(["ce", "focal"]), default="ce", show_default=True,
+              help="task loss: cross-entropy, or focal loss with label smoothing (long-tailed classes)")
+@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True)
+@click.option("--arch-lr", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Adam learning rate of the architecture [default: 3e-4 for long searches, 3/steps for short ones]")
+@click.option("--baselines", multiple=True, type=click.Path(exists=True), metavar="RUN",
+              help="run directory / report.json / bench results JSON of baselines for the accuracy-vs-MACs chart (repeatable)")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory to create [default: runs/search-TARGET-TIME]")
+@click.option("--resume", is_flag=True, help="continue the interrupted search of --out (from OUT.search/checkpoint.pt)")
+@click.option("--overwrite", is_flag=True, help="replace --out if it exists")
+@seed_option()
+@threads_option()
+@json_option()
+def command(data, flops_target, tolerance, latency_target, profile, ops, epochs, retrain_epochs, init_channels, max_depth, batch_size,
+            loss, label_smoothing, arch_lr, baselines, out, resume, overwrite, seed, threads, as_json):
+    """Search a compact cell network that lands on a FLOP budget, retrain it and write a run directory.
+
+    FLOPs are counted as MACs (multiply-accumulates): --flops-target 20M means 20 million MACs per
+    sample. GDAS-style search (Gumbel-softmax hard sampling, depth search, complexity loss) with a
+    target loss that lands the network in [target·(1−tolerance), target]; with --latency-target and
+    --profile the expected latency is budgeted too. The derived network is retrained on the full
+    training split and written like 'compactrs train' runs, plus genotype.json and search plots.
+
+    Runs unchanged under 'torchrun --nproc_per_node N -m compactrs.cli search ...' (gloo on CPU).
+    """
+    from compactrs._progress import progress_bar
+    from compactrs.errors import ConfigError
+    from compactrs.search import SearchConfig, search
+
+    if resume and out is None:
+        raise ConfigError("--resume needs the --out directory of the interrupted search")
+    config = SearchConfig(flops_target=flops_target, tolerance=tolerance, latency_target_ms=latency_target, profile=profile,
+                          ops=ops, epochs=epochs, retrain_epochs=retrain_epochs, init_channels=init_channels, max_depth=max_depth,
+                          initial_depth=min(3, max_depth), batch_size=batch_size, loss=loss, label_smoothing=label_smoothing,
+                          arch_lr=arch_lr, seed=seed, threads=threads)
+    main_rank = int(os.environ.get("RANK", "0")) == 0
+    with progress_bar(show_progress(as_json) and main_rank) as progress:
+        report = search(data, config, out, resume=resume, overwrite=overwrite, baselines=baselines, progress=progress)
+    if main_rank:
+        emit(report, as_json, print_search_report)
