@@ -70,9 +70,13 @@ class Cell(nn.Module):
     ):
         super().__init__()
         self.reduction = reduction
-        self.preprocess0 = FactorizedReduce(c_prev_prev, c) if reduction_prev else ReLUConvBN(c_prev_prev, c, 1, 1, 0)
-        self.preprocess1 = ReLUConvBN(c_prev, c, 1, 1, 0)
         self.sources = [int(source) for _, source in pairs]
+        # An input no edge reads gets no preprocessing at all: building it anyway would cost latency in eager
+        # mode and parameters in the count, while ONNX export and fvcore silently drop it as dead code.
+        self.preprocess0 = None
+        if 0 in self.sources:
+            self.preprocess0 = FactorizedReduce(c_prev_prev, c) if reduction_prev else ReLUConvBN(c_prev_prev, c, 1, 1, 0)
+        self.preprocess1 = ReLUConvBN(c_prev, c, 1, 1, 0) if 1 in self.sources else None
         self.concat = list(concat)
         self.edges = nn.ModuleList(
             make_op(op, c, 2 if reduction and source < 2 else 1) for op, source in pairs
@@ -80,7 +84,10 @@ class Cell(nn.Module):
         self.out_channels = c * len(self.concat)
 
     def forward(self, s0: torch.Tensor, s1: torch.Tensor) -> torch.Tensor:
-        states = [self.preprocess0(s0), self.preprocess1(s1)]
+        states = [
+            None if self.preprocess0 is None else self.preprocess0(s0),
+            None if self.preprocess1 is None else self.preprocess1(s1),
+        ]
         for node in range(len(self.edges) // 2):
             a, b = 2 * node, 2 * node + 1
             states.append(self.edges[a](states[self.sources[a]]) + self.edges[b](states[self.sources[b]]))
