@@ -9,7 +9,7 @@ import click
 from compactrs.errors import CompactrsError
 
 #: command modules, each exposing ``command`` (a click command or group); order is the --help order.
-COMMAND_MODULES = ("data", "models", "train", "evaluate")
+COMMAND_MODULES = ("data", "models", "train", "evaluate", "profile")
 
 
 class _Group(click.Group):
