@@ -6,8 +6,8 @@ On the device:      python profile_runner.py graphs/ [--runtime onnxruntime|tens
                     → graphs/measurements.json
 Back on the workstation:  compactrs profile --from-measurements graphs/measurements.json --out profiles/DEV.json
 
-Each graph is timed after a warm-up for at least --min-runs runs and --min-seconds; a result whose p90 exceeds
-its median by more than 25 % is re-measured (twice at most) and the steadiest attempt is kept. The output
+Each graph is timed after a warm-up for at least --min-runs runs and --min-seconds, split over --rounds
+interleaved passes over the folder; a graph whose p90 exceeds its median by more than 25 % gets extra passes. The output
 records median / p90 / min milliseconds per file and embeds the manifest, so the workstation needs nothing else.
 """
 from __future__ import annotations
@@ -45,7 +45,7 @@ def machine() -> dict:
             "os": f"{platform.system()} {platform.release()}"}
 
 
-def time_runs(fn, clock, warmup: int, min_runs: int, min_seconds: float, max_runs: int) -> dict:
+def time_samples(fn, clock, warmup: int, min_runs: int, min_seconds: float, max_runs: int) -> list:
     for _ in range(warmup):
         fn()
     samples = []
@@ -54,22 +54,35 @@ def time_runs(fn, clock, warmup: int, min_runs: int, min_seconds: float, max_run
         t0 = clock()
         fn()
         samples.append((clock() - t0) * 1e3)
+    return samples
+
+
+def summarise(samples: list, remeasured: int = 0) -> dict:
     values = np.asarray(samples)
     return {"median_ms": float(np.median(values)), "p90_ms": float(np.percentile(values, 90)),
-            "min_ms": float(values.min()), "n": int(len(values))}
+            "min_ms": float(values.min()), "n": int(len(values)), "remeasured": remeasured}
 
 
-def time_steadily(fn, args) -> dict:
-    """Time ``fn``; re-measure while p90 exceeds the median by more than NOISY_SPREAD; keep the steadiest."""
-    best, attempts = None, 0
-    spread = lambda r: r["p90_ms"] / max(r["median_ms"], 1e-9) - 1.0  # noqa: E731
-    while True:
-        result = time_runs(fn, CLOCKS[args.clock], args.warmup, args.min_runs, args.min_seconds, args.max_runs)
-        if best is None or spread(result) < spread(best):
-            best = result
-        if spread(best) <= NOISY_SPREAD or attempts >= args.retries:
-            return {**best, "remeasured": attempts}
-        attempts += 1
+def spread(record: dict) -> float:
+    return record["p90_ms"] / max(record["median_ms"], 1e-9) - 1.0
+
+
+def time_interleaved(calls: list, args, log) -> list:
+    """Each graph gets 1/rounds of its budget in each of --rounds passes (drift hits all graphs alike);
+    graphs whose p90 exceeds the median by more than NOISY_SPREAD get up to --retries extra passes."""
+    clock = CLOCKS[args.clock]
+    samples = [[] for _ in calls]
+    extra = [0] * len(calls)
+    runs, seconds = -(-args.min_runs // args.rounds), args.min_seconds / args.rounds
+    for round_index in range(args.rounds + args.retries):
+        todo = range(len(calls)) if round_index < args.rounds else [
+            i for i in range(len(calls)) if spread(summarise(samples[i])) > NOISY_SPREAD]
+        for i in todo:
+            warmup = args.warmup if round_index == 0 else 2
+            samples[i] += time_samples(calls[i], clock, warmup, runs, seconds, args.max_runs // args.rounds)
+            extra[i] += round_index >= args.rounds
+        log(f"pass {round_index + 1}: {len(todo)} graphs")
+    return [summarise(s, e) for s, e in zip(samples, extra)]
 
 
 class OnnxRuntimeRunner:
@@ -156,15 +169,14 @@ def run_folder(folder: Path, args) -> dict:
         raise SystemExit("error: --clock cpu measures the calling thread, so it needs --threads 1")
     runner = TensorRTRunner(args.fp16) if args.runtime == "tensorrt" else OnnxRuntimeRunner(threads)
     started = time.perf_counter()
-    records = []
     rng = np.random.default_rng(0)
-    for index, item in enumerate(manifest["items"]):
-        x = rng.standard_normal(tuple(item["input_shape"])).astype(np.float32)
-        records.append({"file": item["file"], **time_steadily(runner.callable(folder / item["file"], x), args)})
-        if not args.quiet:
-            print(f"[{index + 1}/{len(manifest['items'])}] {item['file']}: {records[-1]['median_ms']:.4f} ms", file=sys.stderr)
+    calls = [runner.callable(folder / item["file"], rng.standard_normal(tuple(item["input_shape"])).astype(np.float32))
+             for item in manifest["items"]]
+    log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
+    records = [{"file": item["file"], **record}
+               for item, record in zip(manifest["items"], time_interleaved(calls, args, log))]
     timing = {"warmup": args.warmup, "min_runs": args.min_runs, "min_seconds": args.min_seconds,
-              "max_runs": args.max_runs, "retries": args.retries, "noisy_spread": NOISY_SPREAD, "clock": args.clock}
+              "max_runs": args.max_runs, "retries": args.retries, "rounds": args.rounds, "noisy_spread": NOISY_SPREAD, "clock": args.clock}
     manifest["timing"] = timing
     return {"schema": RESULTS_SCHEMA, "device": machine(), "threads": threads,
             "runtime": {"name": runner.name, "version": runner.version, "provider": runner.provider},
@@ -193,6 +205,7 @@ def main(argv=None) -> int:
     parser.add_argument("--min-seconds", type=float, default=0.3)
     parser.add_argument("--max-runs", type=int, default=5000)
     parser.add_argument("--retries", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved passes over the folder")
     parser.add_argument("--out", type=Path, default=None, help="output JSON (default: FOLDER/measurements.json)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)

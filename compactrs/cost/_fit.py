@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 #: strength of the pull towards the unfitted model (relative to one fitting network's squared error).
-PRIOR_WEIGHT = 0.02
+PRIOR_WEIGHT = 1.0
 
 
 def fit_coefficients(feature_rows: list[dict], measured_ms: list[float], default: dict) -> dict:
