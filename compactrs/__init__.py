@@ -20,6 +20,8 @@ _EXPORTS = {
     "list_models": "compactrs.models",
     "count_macs": "compactrs.cost",
     "model_cost": "compactrs.cost",
+    "LatencyProfile": "compactrs.cost",
+    "measure_profile": "compactrs.cost",
     "TrainConfig": "compactrs.train",
     "train": "compactrs.train",
     "evaluate_run": "compactrs.train",

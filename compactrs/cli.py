@@ -10,7 +10,7 @@ import click
 from compactrs.errors import CompactrsError
 
 #: command modules, each exposing ``command`` (a click command or group); order is the --help order.
-COMMAND_MODULES = ("data", "models", "train", "evaluate", "search", "prune", "export", "bench")
+COMMAND_MODULES = ("data", "models", "train", "evaluate", "profile", "search", "prune", "export", "bench")
 
 
 class _Group(click.Group):
