@@ -77,14 +77,19 @@ class LatencyProfile:
                 f"re-profile with e.g. 'compactrs profile --input-size SIZE --init-channels C1,C2 --in-bands B "
                 f"--classes K --ops OP,...' covering this network")
 
-    def raw_cell_base(self, c_prev_prev, c_prev, channels, size, reduction, reduction_prev, size_prev_prev=None) -> float:
+    def raw_cell_base(self, c_prev_prev, c_prev, channels, size, reduction, reduction_prev, size_prev_prev=None,
+                      reads=(0, 1)) -> float:
+        # A cell only builds the preprocessing of the inputs its edges read (compactrs/nn/cells.py).
         nodes = self.space["nodes"]
         node_size = (size + 1) // 2 if reduction else size
-        if reduction_prev:
-            pre0 = self._factorized_reduce(c_prev_prev, channels, size, size_prev_prev)
-        else:
-            pre0 = self.entry("relu_conv_bn", c_prev_prev, channels, size)
-        pre1 = self.entry("relu_conv_bn", c_prev, channels, size)
+        pre0 = pre1 = 0.0
+        if 0 in reads:
+            if reduction_prev:
+                pre0 = self._factorized_reduce(c_prev_prev, channels, size, size_prev_prev)
+            else:
+                pre0 = self.entry("relu_conv_bn", c_prev_prev, channels, size)
+        if 1 in reads:
+            pre1 = self.entry("relu_conv_bn", c_prev, channels, size)
         return (pre0 + pre1 + nodes * self.entry("add", channels, channels, node_size)
                 + self.entry("concat", channels, channels * nodes, node_size))
 
@@ -108,9 +113,13 @@ class LatencyProfile:
                 + self.coefficients.get(f"edge:{op}", 0.0))
 
     def cell_base_ms(self, c_prev_prev: int, c_prev: int, channels: int, size: int, reduction: bool,
-                     reduction_prev: bool) -> float:
-        """Op-independent part of one cell (``size`` = its input size): preprocess convs, node adds, concat."""
-        raw = self.raw_cell_base(c_prev_prev, c_prev, channels, size, reduction, reduction_prev)
+                     reduction_prev: bool, reads=(0, 1)) -> float:
+        """Op-independent part of one cell (``size`` = its input size): preprocess convs, node adds, concat.
+
+        ``reads`` names the cell inputs (0: the cell before the previous one, 1: the previous one) that some
+        edge reads; only those are preprocessed.
+        """
+        raw = self.raw_cell_base(c_prev_prev, c_prev, channels, size, reduction, reduction_prev, reads=reads)
         return self.coefficients.get(CELL_BASE, 1.0) * raw
 
     def fixed_ms(self, in_bands: int, input_size: int, stem_channels: int, final_channels: int, num_classes: int) -> float:
@@ -139,16 +148,16 @@ class LatencyProfile:
         features = {FIXED: self.raw_fixed(in_bands, input_size, plan.stem_channels, plan.final_channels, num_classes),
                     PER_INFERENCE: 1.0, CELL_BASE: 0.0}
         for cell in plan.cells:
-            features[CELL_BASE] += self._cell_raw(cell)
             pairs = genotype["reduce"] if cell.reduction else genotype["normal"]
+            features[CELL_BASE] += self._cell_raw(cell, {int(source) for _, source in pairs})
             for op, channels, size, stride in edge_contexts(pairs, cell):
                 features[f"scale:{op}"] = features.get(f"scale:{op}", 0.0) + self.entry(op, channels, channels, size, stride)
                 features[f"edge:{op}"] = features.get(f"edge:{op}", 0.0) + 1.0
         return features
 
-    def _cell_raw(self, cell: CellContext) -> float:
+    def _cell_raw(self, cell: CellContext, reads=(0, 1)) -> float:
         return self.raw_cell_base(cell.c_prev_prev, cell.c_prev, cell.channels, cell.size, cell.reduction,
-                                  cell.reduction_prev, cell.size_prev_prev)
+                                  cell.reduction_prev, cell.size_prev_prev, reads)
 
     def final_context(self, input_size: int, init_channels: int) -> tuple[int, int]:
         return final_context(input_size, init_channels, self.space["blocks"], self.space["nodes"])

@@ -198,3 +198,11 @@ def test_runner_is_blocked_from_torch_for_real(tmp_path):
     script.write_text("import torch\n")
     result = subprocess.run([sys.executable, "-c", _NO_TORCH, str(script)], capture_output=True, text=True, timeout=60)
     assert result.returncode != 0 and "blocked in this test: torch" in result.stderr
+
+
+def test_unread_cell_inputs_are_not_priced(tiny_profile):
+    # compactrs/nn/cells.py builds no preprocessing for an input no edge reads; the predictor must agree.
+    profile = LatencyProfile.load(tiny_profile)
+    both = profile.cell_base_ms(4, 4, 4, 8, False, False)
+    only_prev = profile.cell_base_ms(4, 4, 4, 8, False, False, reads={1})
+    assert only_prev == pytest.approx(both - profile.coefficients.get("cell_base", 1.0) * profile.entry("relu_conv_bn", 4, 4, 8))
