@@ -205,4 +205,4 @@ def test_unread_cell_inputs_are_not_priced(tiny_profile):
     profile = LatencyProfile.load(tiny_profile)
     both = profile.cell_base_ms(4, 4, 4, 8, False, False)
     only_prev = profile.cell_base_ms(4, 4, 4, 8, False, False, reads={1})
-    assert only_prev == pytest.approx(both - profile.coefficients.get("cell_base", 1.0) * profile.entry("relu_conv_bn", 4, 4, 8))
+    assert only_prev == pytest.approx(both - profile.coefficients["scale:cell_base"] * profile.entry("relu_conv_bn", 4, 4, 8))
