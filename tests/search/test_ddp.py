@@ -19,7 +19,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.slow  # ~20 s: two Python processes importing torch, then search + retrain on rank 0
+# ~20 s: two Python processes importing torch, then search + retrain on rank 0 (kept in the default run: the DDP smoke test)
 def test_search_runs_on_two_gloo_processes(tmp_path):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
