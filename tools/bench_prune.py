@@ -44,7 +44,29 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default="runs/bench-prune")
+    parser.add_argument("--reuse", action="store_true",
+                        help="keep finished prune runs in --out and only re-measure their latency before / after "
+                             "(re-time on a quiet machine without re-training)")
     return parser.parse_args(argv)
+
+
+def remeasure(model: str, ratio: float, base: Path, pruned: Path, args) -> dict | None:
+    """The finished prune run's report with onnxruntime latency of base and pruned nets measured again, side by side."""
+    from compactrs.prune.api import onnx_latency
+    from compactrs.train import load_checkpoint
+
+    report_path = pruned / "report.json"
+    if not report_path.is_file():
+        return None
+    report = json.loads(report_path.read_text())
+    spec = report["in_bands"], report["input_size"]
+    before = onnx_latency(load_checkpoint(base)[0], *spec, args.threads)
+    after = onnx_latency(load_checkpoint(pruned)[0], *spec, args.threads)
+    p = report["prune"]
+    p["before"]["latency_ms"], p["after"]["latency_ms"] = before, after
+    p["speedup_per_mac_reduction"] = {k: before[k]["median_ms"] / after[k]["median_ms"] / p["mac_reduction"] for k in after}
+    report["bench_seconds"] = None
+    return report
 
 
 def base_run(model: str, dataset, args, out: Path) -> Path:
@@ -114,6 +136,11 @@ def main(argv=None) -> int:
         print(f"{model}: base run {run} ({time.perf_counter() - t0:.0f} s)", flush=True)
         for ratio in (float(r) for r in args.ratios.split(",")):
             t0 = time.perf_counter()
+            reused = remeasure(model, ratio, run, out / f"{model}-r{ratio:.2f}", args) if args.reuse else None
+            if reused is not None:
+                rows.append(row(model, ratio, reused))
+                print(f"{model} @ {ratio}: re-used, latency re-measured", flush=True)
+                continue
             config = PruneConfig(flops_ratio=ratio, round_to=args.round_to, search_epochs=args.search_epochs,
                                  finetune_epochs=args.finetune_epochs, seed=args.seed, threads=args.threads)
             report = prune(run, dataset, config, out / f"{model}-r{ratio:.2f}", overwrite=True)
