@@ -46,6 +46,13 @@ class BudgetSpace:
         self.profile = profile
         self._tables: dict = {}
 
+    def profile_widths(self, budgets) -> tuple[int, ...] | None:
+        """The widths a latency budget can be priced at (those the profile measured), or None if unrestricted."""
+        if self.profile is None or not any(b.kind == "latency_ms" for b in budgets):
+            return None
+        widths = (getattr(self.profile, "space", None) or {}).get("init_channels")
+        return tuple(sorted(int(w) for w in widths)) if widths else None
+
     def table(self, kind: str, width: int) -> CostTable:
         key = (kind, width)
         if key not in self._tables:
@@ -135,6 +142,18 @@ def choose_search_width(space: BudgetSpace, budgets: list[Budget], width: int) -
         return all(space.extremes(b.kind, w)[0] <= b.target * (1 - b.tolerance) for b in budgets)
 
     bands = ", ".join(b.band() for b in budgets)
+    covered = space.profile_widths(budgets)
+    if covered is not None:
+        # A latency budget can only be priced at widths the profile measured: choose among those.
+        if width in covered and reaches(width) and under_floor(width):
+            return width, f"at init_channels {width} the space spans {ranges(width)}: it holds the target band {bands}"
+        fitting = sorted((abs(w - width), w) for w in covered if reaches(w) and under_floor(w))
+        if not fitting:
+            raise TargetError(f"no width the latency profile covers (init_channels {list(covered)}) holds the target band "
+                              f"{bands}; re-profile with more widths ('compactrs profile --init-channels ...') or change the targets")
+        chosen = fitting[0][1]
+        return chosen, (f"searching at init_channels {chosen}, the nearest width the latency profile covers whose space "
+                        f"holds the target band {bands} (spans {ranges(chosen)})")
     if reaches(width) and under_floor(width):
         return width, f"at init_channels {width} the space spans {ranges(width)}: it holds the target band {bands}"
     if not reaches(width):
@@ -181,15 +200,19 @@ def fit_budget(space: BudgetSpace, budgets: list[Budget], genotype: dict, width:
     if lands(searched):
         fit = BudgetFit(genotype, width, searched, True, False, "the derived network lands in the target band as searched", searched)
         return _measured(space, fit)
-    primary = budgets[0]
-    # widths around the one whose cost crosses the target (costs grow with width)
-    under = lambda w: space.cost(primary.kind, genotype, w) <= primary.target  # noqa: E731
-    if under(width):
-        above = _nearest_even(lambda w: not under(w), width, +2)
-        crossing = MAX_WIDTH if above is None else above - 2
+    covered = space.profile_widths(budgets)
+    if covered is not None:
+        near = list(covered)  # a latency budget is priced only at the widths the profile measured
     else:
-        crossing = _nearest_even(under, width, -2) or 2
-    near = sorted({w for w in (crossing - 2, crossing, crossing + 2) if 2 <= w <= MAX_WIDTH} | {width})
+        primary = budgets[0]
+        # widths around the one whose cost crosses the target (costs grow with width)
+        under = lambda w: space.cost(primary.kind, genotype, w) <= primary.target  # noqa: E731
+        if under(width):
+            above = _nearest_even(lambda w: not under(w), width, +2)
+            crossing = MAX_WIDTH if above is None else above - 2
+        else:
+            crossing = _nearest_even(under, width, -2) or 2
+        near = sorted({w for w in (crossing - 2, crossing, crossing + 2) if 2 <= w <= MAX_WIDTH} | {width})
     depth_options = [sorted({min(max(d + delta, 1), space.max_depth) for delta in (-1, 0, 1)}) for d in genotype["depths"]]
     candidates = []
     for w in near:

@@ -84,3 +84,20 @@ def test_search_with_a_latency_target(tmp_path):
         assert report["target"]["message"].startswith("MISSED")
     assert "onnxruntime_cpu_b1" in report["latency_ms"]["measured"]
     assert (tmp_path / "run" / "plots" / "search_cost.png").is_file()
+
+
+def test_latency_budget_only_uses_widths_the_profile_measured():
+    from compactrs.search.derive import Budget, choose_search_width, fit_budget
+
+    class CoveredWidthsTestTable(TinyTestLatencyTable):
+        space = {"init_channels": [6, 10]}
+
+    space = BudgetSpace(4, 8, 3, OPS, blocks=2, max_depth=2, profile=CoveredWidthsTestTable())
+    # a MAC band that width 4 cannot hold but the covered widths can: the search width must be a covered one
+    # bands only width 10 of the covered widths holds (width 4's and 6's dearest genotypes stay under them)
+    budgets = [Budget("macs", 0.9 * space.extremes("macs", 10)[1], 0.8),
+               Budget("latency_ms", 0.9 * space.extremes("latency_ms", 10)[1], 0.8)]
+    width, message = choose_search_width(space, budgets, 4)
+    assert width == 10 and "latency profile covers" in message
+    genotype = reads_both_inputs(random_genotype(np.random.default_rng(0), OPS, blocks=2, max_depth=2))
+    assert fit_budget(space, budgets, genotype, width).init_channels in (6, 10)
