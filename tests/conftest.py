@@ -4,9 +4,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 INDIAN_PINES = SHARED_DATA / "hsi" / "indian_pines_subset"
+
+
+@pytest.fixture(autouse=True)
+def _one_thread_for_small_tensors(request):
+    """nn/ and search/ tests run tiny tensors: one intra-op thread is faster and steadier on a shared 2-core box."""
+    if request.path.parent.name not in ("nn", "search"):
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
 
 
 @pytest.fixture(scope="session")

@@ -65,6 +65,10 @@ def threads_option(default: int | None = None):
                         help="CPU threads for PyTorch / the runtime (default: all cores)")
 
 
+def overwrite_option():
+    return click.option("--overwrite", is_flag=True, help="replace --out if it exists")
+
+
 def emit(result, as_json: bool, human) -> None:
     """Print ``result`` as JSON, or call ``human(result)`` to print a summary."""
     if as_json:

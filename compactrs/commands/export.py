@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from compactrs.commands._common import emit, json_option, seed_option, show_progress, threads_option
+from compactrs.commands._common import emit, json_option, overwrite_option, seed_option, show_progress, threads_option
 
 
 @click.command("export")
@@ -20,7 +20,7 @@ from compactrs.commands._common import emit, json_option, seed_option, show_prog
 @click.option("--max-oa-drop", type=click.FloatRange(0, 1), default=0.01, show_default=True, help="INT8/FP16: largest allowed drop of overall accuracy on the test split")
 @click.option("--min-agreement", type=click.FloatRange(0, 1), default=0.97, show_default=True, help="INT8/FP16: smallest allowed top-1 agreement with PyTorch")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="bundle directory [default: RUN/bundle]")
-@click.option("--overwrite", is_flag=True, help="replace --out if it exists")
+@overwrite_option()
 @threads_option(default=1)
 @seed_option()
 @json_option()

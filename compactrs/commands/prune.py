@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from compactrs.commands._common import COUNT, data_option, emit, json_option, seed_option, show_progress, threads_option
+from compactrs.commands._common import COUNT, data_option, emit, json_option, overwrite_option, seed_option, show_progress, threads_option
 
 
 @click.command("prune")
@@ -23,7 +23,7 @@ from compactrs.commands._common import COUNT, data_option, emit, json_option, se
 @click.option("--no-latency", is_flag=True, help="skip the onnxruntime latency measurements")
 @click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="model option for a model name, e.g. width=32")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory to create [default: runs/prune-MODEL-TIME]")
-@click.option("--overwrite", is_flag=True, help="replace --out if it exists")
+@overwrite_option()
 @seed_option()
 @threads_option()
 @json_option()

@@ -5,7 +5,7 @@ import os
 
 import click
 
-from compactrs.commands._common import COUNT, MILLISECONDS, data_option, emit, json_option, seed_option, show_progress, threads_option
+from compactrs.commands._common import COUNT, MILLISECONDS, data_option, emit, json_option, overwrite_option, seed_option, show_progress, threads_option
 
 
 def print_search_report(report: dict) -> None:
@@ -58,7 +58,7 @@ def print_search_report(report: dict) -> None:
               help="run directory / report.json / bench results JSON of baselines for the accuracy-vs-MACs chart (repeatable)")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory to create [default: runs/search-TARGET-TIME]")
 @click.option("--resume", is_flag=True, help="continue the interrupted search of --out (from OUT.search/checkpoint.pt)")
-@click.option("--overwrite", is_flag=True, help="replace --out if it exists")
+@overwrite_option()
 @seed_option()
 @threads_option()
 @json_option()

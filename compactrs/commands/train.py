@@ -5,7 +5,7 @@ import json
 
 import click
 
-from compactrs.commands._common import data_option, emit, json_option, seed_option, show_progress, threads_option
+from compactrs.commands._common import data_option, emit, json_option, overwrite_option, seed_option, show_progress, threads_option
 
 
 def print_report(report: dict) -> None:
@@ -35,7 +35,7 @@ def print_report(report: dict) -> None:
 @click.option("--no-augment", is_flag=True, help="disable random flips / 90° rotations")
 @click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="model option, e.g. width=32 (repeatable; values parsed as JSON)")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory to create [default: runs/train-MODEL-TIME]")
-@click.option("--overwrite", is_flag=True, help="replace --out if it exists")
+@overwrite_option()
 @seed_option()
 @threads_option()
 @json_option()

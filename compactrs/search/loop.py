@@ -175,6 +175,13 @@ class BiLevelSearch:
             xb = dihedral_augment(xb, self.data_gen)
         return xb.contiguous(memory_format=torch.channels_last), yb
 
+    def _set_gradients(self, loss: torch.Tensor, params: list) -> None:
+        """Gradients of ``loss`` for ``params`` only (None for those off this sample's graph), averaged over ranks."""
+        grads = torch.autograd.grad(loss, params, allow_unused=True)
+        for p, g in zip(params, grads):
+            p.grad = g
+        average_gradients(params, self.world)
+
     def _weight_step(self, index: torch.Tensor, tau: float, lr: float) -> tuple[float, int]:
         sample = self.net.sample(tau, self.sample_gen)
         xb, yb = self._batch(index)
@@ -182,10 +189,7 @@ class BiLevelSearch:
         loss = self.task_loss(logits, yb)
         if not torch.isfinite(loss):
             raise FloatingPointError(f"search weight loss became {loss.item()}; lower --w-lr")
-        grads = torch.autograd.grad(loss, self.weights, allow_unused=True)
-        for p, g in zip(self.weights, grads):
-            p.grad = g
-        average_gradients(self.weights, self.world)
+        self._set_gradients(loss, self.weights)
         nn.utils.clip_grad_norm_([p for p in self.weights if p.grad is not None], 5.0)
         for group in self.w_opt.param_groups:
             group["lr"] = lr
@@ -220,10 +224,7 @@ class BiLevelSearch:
             raise FloatingPointError(f"search architecture loss became {loss.item()}; lower the architecture learning rate")
         # a parameter can be off the graph for a sample (e.g. reduction cells whose output no later cell
         # reads, with the budget inside its band): it then simply gets no update this step
-        grads = torch.autograd.grad(loss, self.arch, allow_unused=True)
-        for p, g in zip(self.arch, grads):
-            p.grad = g
-        average_gradients(self.arch, self.world)
+        self._set_gradients(loss, self.arch)
         self.a_opt.step()
         self.a_opt.zero_grad(set_to_none=True)
         return task.item() * len(index), int((logits.argmax(1) == yb).sum())

@@ -1,6 +1,7 @@
 """Public entry points of the training stage: ``train`` a registered model, ``evaluate`` a run."""
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -11,7 +12,7 @@ from compactrs.data import Dataset, load_dataset
 from compactrs.errors import ArtifactError, ConfigError, DataError
 from compactrs.models import arch_of, build_model
 from compactrs.train.checkpoint import load_checkpoint
-from compactrs.train.loop import TrainConfig, evaluate, fit, seed_everything
+from compactrs.train.loop import TrainConfig, evaluate, fit, seed_everything, to_device_layout
 from compactrs.train.run import RunLog, build_report, default_run_dir, write_run
 
 
@@ -96,15 +97,11 @@ def evaluate_run(run: str | os.PathLike, data: str | Dataset | None = None) -> d
         )
     batch = int(payload.get("config", {}).get("train", {}).get("eval_batch_size", 256))
     channels_last = bool(payload.get("config", {}).get("train", {}).get("channels_last", True))
-    from compactrs.train.loop import to_device_layout
-
     model = to_device_layout(model, channels_last)
     metrics = evaluate(model, dataset.x_test, dataset.y_test, dataset.num_classes, batch, channels_last)
     reported = None
     report_path = run / "report.json" if run.is_dir() else None
     if report_path is not None and report_path.is_file():
-        import json
-
         try:
             report = json.loads(report_path.read_text(encoding="utf-8"))
         except ValueError as exc:
