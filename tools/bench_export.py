@@ -30,9 +30,9 @@ from compactrs._env import machine, versions  # noqa: E402
 from compactrs._timing import time_callable  # noqa: E402
 from compactrs.bench.runners import OnnxRuntimeRunner, TorchRunner  # noqa: E402
 from compactrs.cost import count_macs  # noqa: E402
-from compactrs.export.onnx import export_onnx  # noqa: E402
-from compactrs.export.quantize import calibration_samples, quantize_int8  # noqa: E402
-from compactrs.export.validate import comparators_for, compare_runners, validation_inputs  # noqa: E402
+from compactrs.exporter.onnx import export_onnx  # noqa: E402
+from compactrs.exporter.quantize import calibration_samples, quantize_int8  # noqa: E402
+from compactrs.exporter.validate import comparators_for, compare_runners, validation_inputs  # noqa: E402
 from compactrs.models import create_model  # noqa: E402
 from compactrs.nn.cells import random_genotype  # noqa: E402
 
@@ -62,7 +62,7 @@ def random_models(names, bands: int, size: int, classes: int):
 
 def trained_runs(pairs):
     from compactrs.data import load_dataset
-    from compactrs.train import load_checkpoint
+    from compactrs.training import load_checkpoint
 
     for pair in pairs:
         label, _, path = pair.partition("=")

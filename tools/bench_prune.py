@@ -52,8 +52,8 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def remeasure(model: str, ratio: float, base: Path, pruned: Path, args) -> dict | None:
     """The finished prune run's report with onnxruntime latency of base and pruned nets measured again, side by side."""
-    from compactrs.prune.api import onnx_latency
-    from compactrs.train import load_checkpoint
+    from compactrs.pruning.api import onnx_latency
+    from compactrs.training import load_checkpoint
 
     report_path = pruned / "report.json"
     if not report_path.is_file():
@@ -70,7 +70,7 @@ def remeasure(model: str, ratio: float, base: Path, pruned: Path, args) -> dict 
 
 
 def base_run(model: str, dataset, args, out: Path) -> Path:
-    from compactrs.train import TrainConfig, train
+    from compactrs.training import TrainConfig, train
 
     run = out / f"{model}-base"
     if (run / "model.pt").is_file():
@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     import torch
 
     from compactrs.data import load_dataset
-    from compactrs.prune import PruneConfig, prune
+    from compactrs.pruning import PruneConfig, prune
 
     torch.set_num_threads(args.threads)
     out = Path(args.out)

@@ -1,6 +1,6 @@
 """Benchmark the search: MAC targets on Indian Pines (and the synthetic default) against ResNet baselines.
 
-For each dataset: trains ResNet baselines in the same harness (``compactrs.train.train``), then runs
+For each dataset: trains ResNet baselines in the same harness (``compactrs.training.train``), then runs
 ``compactrs.search`` for each MAC target and reports achieved MACs vs target, OA / AA / kappa, search and
 retrain time, predicted (with --profile) and measured (onnxruntime, 1 thread, batch 1) latency.
 Prints the command, machine, date and a markdown table; writes a results JSON whose ``baselines`` list is
@@ -27,8 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 from compactrs._env import machine, versions  # noqa: E402
 from compactrs._io import write_json  # noqa: E402
-from compactrs.search import search  # noqa: E402
-from compactrs.train import TrainConfig, train  # noqa: E402
+from compactrs.nas import search  # noqa: E402
+from compactrs.training import TrainConfig, train  # noqa: E402
 from compactrs.units import human_count, parse_count  # noqa: E402
 
 INDIAN_PINES = ROOT.parent / "shared" / "data" / "hsi" / "indian_pines_subset"

@@ -18,7 +18,7 @@ RUNTIMES = ("torch", "onnxruntime", "tensorrt")
 
 
 def _input_shape_from_onnx(path: Path) -> tuple[int, ...]:
-    from compactrs.export.onnx import check_onnx
+    from compactrs.exporter.onnx import check_onnx
 
     (meta,) = check_onnx(path)["inputs"].values()
     dims = meta["shape"][1:]
@@ -29,7 +29,7 @@ def _input_shape_from_onnx(path: Path) -> tuple[int, ...]:
 
 def _resolve(artifact: Path, runtime: str, threads: int | None, workdir: Path) -> tuple[Runner, tuple, str]:
     """The runner, input shape and a description of what is measured."""
-    from compactrs.export.bundle import is_bundle, read_manifest
+    from compactrs.exporter.bundle import is_bundle, read_manifest
 
     if is_bundle(artifact):
         manifest = read_manifest(artifact)
@@ -45,7 +45,7 @@ def _resolve(artifact: Path, runtime: str, threads: int | None, workdir: Path) -
         return OnnxRuntimeRunner(artifact, threads), _input_shape_from_onnx(artifact), str(artifact)
     if artifact.suffix in (".plan", ".engine"):
         return TensorRTRunner(artifact), None, str(artifact)
-    from compactrs.train import load_checkpoint
+    from compactrs.training import load_checkpoint
 
     model, payload = load_checkpoint(artifact)
     spec = payload["input_spec"]
@@ -53,7 +53,7 @@ def _resolve(artifact: Path, runtime: str, threads: int | None, workdir: Path) -
     if runtime == "torch":
         return TorchRunner(model, shape, threads), shape, f"{artifact} (PyTorch eager)"
     if runtime == "onnxruntime":
-        from compactrs.export.onnx import export_onnx
+        from compactrs.exporter.onnx import export_onnx
 
         path = export_onnx(model, workdir / "model.onnx", shape)
         return OnnxRuntimeRunner(path, threads), shape, f"{artifact} (exported to ONNX for this measurement)"

@@ -19,14 +19,14 @@ def command(run: str, data: str | None, model_file: str | None, threads: int | N
     run's report.json; a bundle written by 'compactrs export' is scored with onnxruntime on its ONNX model.
     Prints OA, AA, kappa and per-class accuracy.
     """
-    from compactrs.export.bundle import is_bundle
+    from compactrs.exporter.bundle import is_bundle
 
     if is_bundle(run):
-        from compactrs.export.evaluate import evaluate_bundle
+        from compactrs.exporter.evaluate import evaluate_bundle
 
         result = evaluate_bundle(run, data, model_file, threads)
     else:
-        from compactrs.train import evaluate_run
+        from compactrs.training import evaluate_run
 
         result = evaluate_run(run, data)
     emit(result, as_json, _print)

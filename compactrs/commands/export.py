@@ -34,7 +34,7 @@ def command(run, onnx_flag, trt, fp16, int8, calib, simplify, opset, atol, rtol,
     build_engine: numpy + onnxruntime/tensorrt only).
     """
     from compactrs._progress import progress_bar
-    from compactrs.export import ExportConfig, export
+    from compactrs.exporter import ExportConfig, export
 
     config = ExportConfig(trt=trt, fp16=fp16, int8=int8, calib=calib, simplify=simplify, opset=opset, atol=atol, rtol=rtol,
                           max_oa_drop=max_oa_drop, min_agreement=min_agreement, threads=threads, seed=seed)

@@ -43,7 +43,7 @@ def command(model_or_run, data, flops_ratio, flops_target, round_to, min_channel
     """
     from compactrs._progress import progress_bar
     from compactrs.commands.train import parse_model_args
-    from compactrs.prune import PruneConfig, prune
+    from compactrs.pruning import PruneConfig, prune
 
     config = PruneConfig(flops_ratio=flops_ratio, flops_target=flops_target, round_to=round_to, min_channels=min_channels,
                          search_epochs=search_epochs, finetune_epochs=finetune_epochs, pretrain_epochs=epochs,

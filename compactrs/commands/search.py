@@ -76,7 +76,7 @@ def command(data, flops_target, tolerance, latency_target, profile, ops, epochs,
     """
     from compactrs._progress import progress_bar
     from compactrs.errors import ConfigError
-    from compactrs.search import SearchConfig, search
+    from compactrs.nas import SearchConfig, search
 
     if resume and out is None:
         raise ConfigError("--resume needs the --out directory of the interrupted search")

@@ -47,7 +47,7 @@ def command(model, data, epochs, batch_size, lr, weight_decay, loss, label_smoot
     (OA, AA, kappa, per-class accuracy, MACs, params, measured latency) and plots/.
     """
     from compactrs._progress import progress_bar
-    from compactrs.train import TrainConfig, train
+    from compactrs.training import TrainConfig, train
 
     config = TrainConfig(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, loss=loss,
                          label_smoothing=label_smoothing, augment=not no_augment, seed=seed, threads=threads)

@@ -6,8 +6,8 @@ import pytest
 from compactrs.bench import benchmark
 from compactrs.cli import main
 from compactrs.errors import ConfigError
-from compactrs.export import ExportConfig, export
-from compactrs.train import TrainConfig, train
+from compactrs.exporter import ExportConfig, export
+from compactrs.training import TrainConfig, train
 
 FAST = {"warmup": 1, "min_runs": 3, "min_seconds": 0.0}
 

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from compactrs.export import ExportConfig, export
-from compactrs.train import TrainConfig, train
+from compactrs.exporter import ExportConfig, export
+from compactrs.training import TrainConfig, train
 
 #: runs a script with torch and compactrs made unimportable, as on an on-board computer without them
 BLOCKER = '''

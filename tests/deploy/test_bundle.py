@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 
-from compactrs.export.bundle import sha256_file
+from compactrs.exporter.bundle import sha256_file
 
 
 def test_bundle_contents_and_manifest(ip_bundle):
@@ -35,7 +35,7 @@ def test_int8_on_real_data_reports_oa_drop_and_speed(ip_bundle):
     assert by_name["oa_drop"]["oa_drop"] <= 0.01 and by_name["top1_agreement"]["agreement"] >= 0.97
     assert report["speed"]["batch1"]["speedup"] > 0 and report["speed"]["batch32"]["fp32_ms"] > 0
     # the ORT INT8 file uses uint8 activations, which TensorRT rejects; the check must say so
-    from compactrs.export.trt_check import check_tensorrt_compat
+    from compactrs.exporter.trt_check import check_tensorrt_compat
 
     assert not check_tensorrt_compat(ip_bundle[0] / "model.int8.onnx")["passed"]
 
@@ -84,7 +84,7 @@ def test_run_classifies_raw_patches_like_the_model(ip_bundle, ip_run, indian_pin
     import torch
 
     from compactrs.data import load_dataset
-    from compactrs.train import load_checkpoint
+    from compactrs.training import load_checkpoint
 
     bundle, manifest = ip_bundle
     data = load_dataset(manifest["input_spec"]["dataset"])

@@ -9,9 +9,9 @@ import torch
 from compactrs.errors import ArtifactError
 from compactrs.models import arch_of, build_model, create_model
 from compactrs.nn.surgery import apply_prune_plan
-from compactrs.prune.gates import ChannelGates, magnitude_prior
-from compactrs.prune.graph import trace_channel_groups
-from compactrs.prune.plan import build_plan, search_threshold
+from compactrs.pruning.gates import ChannelGates, magnitude_prior
+from compactrs.pruning.graph import trace_channel_groups
+from compactrs.pruning.plan import build_plan, search_threshold
 
 
 def _plan(model, shape, ratio):

@@ -1,0 +1,226 @@
+"""``search``: find a cell network on a MAC (and latency) budget, retrain it, write a run directory.
+
+Layout of ``out`` when done: the run directory of ``compactrs.training.train_network`` (config.json, log.txt,
+metrics.jsonl, arch.json, model.pt, report.json, plots/) plus genotype.json, search/ (the search's log.txt
+and metrics.jsonl) and plots/search_arch_probs.png, search_cost.png, accuracy_vs_macs.png. While the search
+runs, its checkpoint lives in ``<out>.search/`` (what ``resume`` continues); it is removed at the end.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from compactrs._io import write_json
+from compactrs._progress import Progress
+from compactrs.data import Dataset, load_dataset
+from compactrs.errors import ConfigError, DataError
+from compactrs.models import arch_of, build_model
+from compactrs.nas.baselines import load_baselines
+from compactrs.nas.config import SearchConfig
+from compactrs.nas.ddp import World, init_world
+from compactrs.nas.derive import Budget, BudgetSpace, choose_search_width, fit_budget
+from compactrs.nas.loop import BiLevelSearch, probabilities_summary
+from compactrs.nas.plots import plot_accuracy_vs_macs, plot_arch_probs, plot_cost
+from compactrs.training.loop import TrainConfig, seed_everything
+from compactrs.training.run import RunLog, default_run_dir
+from compactrs.units import human_count, parse_count, parse_ms
+
+GENOTYPE_FORMAT = "compactrs.genotype/1"
+
+
+def load_profile(path: str):
+    """Load a latency profile through ``compactrs.cost.latency.LatencyProfile`` (imported only when needed)."""
+    try:
+        from compactrs.cost.latency import LatencyProfile
+    except ImportError as exc:
+        raise ConfigError(f"--profile needs compactrs.cost.latency, which cannot be imported here ({exc}); "
+                          f"search with --flops-target alone") from exc
+    return LatencyProfile.load(path)
+
+
+def _make_config(config: SearchConfig | None, options: dict) -> SearchConfig:
+    if config is not None:
+        if options:
+            raise ConfigError(f"pass either config= or keyword options, not both (got {sorted(options)})")
+        return config
+    if options.get("flops_target") is not None:
+        options["flops_target"] = parse_count(options["flops_target"])
+    if options.get("latency_target_ms") is not None:
+        options["latency_target_ms"] = parse_ms(options["latency_target_ms"])
+    try:
+        return SearchConfig(**options)
+    except TypeError as exc:
+        raise ConfigError(f"unknown search option ({exc}); valid options: {', '.join(SearchConfig.field_names())}") from exc
+
+
+def _shared_out_dir(out, config: SearchConfig, world: World) -> Path:
+    """All ranks must agree on the run directory (the default one carries a timestamp)."""
+    if out is None:
+        label = human_count(config.flops_target) if config.flops_target else f"{config.latency_target_ms:g}ms"
+        out = default_run_dir("search", label)
+    if world.distributed:
+        import torch.distributed as dist
+
+        holder = [str(out)]
+        dist.broadcast_object_list(holder, src=0)
+        out = holder[0]
+    return Path(out)
+
+
+def search(data: str | Dataset = "synthetic", config: SearchConfig | None = None, out: str | os.PathLike | None = None, *,
+           resume: bool = False, overwrite: bool = False, baselines=(), latency_profile=None, progress: Progress | None = None,
+           on_epoch=None, **options) -> dict:
+    """Search a compact cell network for a MAC budget (and optionally a latency budget), retrain it, report.
+
+    FLOPs are multiply-accumulates: ``flops_target="20M"`` asks for 20 million MACs per sample.
+
+    Args:
+        data: dataset spec (default ``"synthetic"``, the offline demo) or a loaded ``Dataset``.
+        config: a ``SearchConfig``; or give its fields as keyword ``options`` (``flops_target="20M"``,
+            ``epochs=10``, ``ops="rs"``, ``latency_target_ms="2ms"``, ``profile=PATH``, ...).
+        out: run directory to create (default ``runs/search-<target>-<time>``).
+        resume: continue the interrupted search of this ``out`` from ``<out>.search/checkpoint.pt``.
+        overwrite: replace an existing ``out``.
+        baselines: run directories / report.json / bench results JSON to compare with on the accuracy-vs-MACs chart.
+        latency_profile: a loaded profile object (instead of loading ``config.profile`` from disk).
+        progress: progress reporter; on_epoch: called with each search epoch's record (after its checkpoint).
+
+    Returns:
+        report.json's contents with ``run_dir``; on a non-zero DDP rank only ``{"rank", "genotype"}``.
+
+    Raises:
+        ConfigError / TargetError / DataError: bad options, an unreachable budget, unusable data.
+    """
+    config = _make_config(config, dict(options))
+    world, created = init_world()
+    try:
+        return _search(data, config, out, resume, overwrite, baselines, latency_profile, progress or Progress(), on_epoch, world)
+    finally:
+        if created:
+            import torch.distributed as dist
+
+            dist.destroy_process_group()
+
+
+def _search(data, config, out, resume, overwrite, baselines, profile, progress, on_epoch, world: World) -> dict:
+    started = time.perf_counter()
+    dataset = data if isinstance(data, Dataset) else load_dataset(data, seed=config.seed)
+    h, w = dataset.input_size
+    if h != w:
+        raise DataError(f"search needs square patches; '{dataset.spec}' gives {h}x{w}; pass a square patch/size option")
+    out = _shared_out_dir(out, config, world)
+    work_dir = out.parent / f"{out.name}.search"
+    if out.exists() and any(out.iterdir()) and not overwrite and not (resume and work_dir.exists()):
+        raise ConfigError(f"output directory '{out}' already exists and is not empty; pass --overwrite or choose another --out")
+    if resume and not work_dir.exists():
+        raise ConfigError(f"--resume: no interrupted search at '{work_dir}' (made by a search with --out {out}); "
+                          f"run without --resume to start one")
+    if config.profile is not None and profile is None:
+        profile = load_profile(config.profile)
+    budgets = []
+    if config.flops_target is not None:
+        budgets.append(Budget("macs", float(config.flops_target), config.tolerance))
+    if config.latency_target_ms is not None:
+        budgets.append(Budget("latency_ms", float(config.latency_target_ms), config.tolerance))
+    space = BudgetSpace(dataset.in_bands, h, dataset.num_classes, config.ops, config.stem_multiplier, config.blocks,
+                        config.max_depth, config.nodes, profile)
+    width, width_message = choose_search_width(space, budgets, config.init_channels)
+    engine = BiLevelSearch(config, dataset, width, space.table("macs", width),
+                           space.table("latency_ms", width) if profile is not None else None, work_dir, world, progress)
+    engine.log.line(width_message)
+    outcome = engine.run(resume=resume, on_epoch=on_epoch)
+    if not world.is_main:
+        return {"rank": world.rank, "genotype": outcome.genotype}
+
+    fit = fit_budget(space, budgets, outcome.genotype, width)
+    engine.log.line(fit.message)
+    progress.log(fit.message)
+    report = _retrain(dataset, config, fit, out, overwrite or resume, progress, budgets, outcome, width, width_message, world)
+    _finish_run(out, work_dir, report, dataset, config, fit, outcome, space, profile, baselines, width)
+    report["total_seconds"] = time.perf_counter() - started
+    return report
+
+
+def _target_record(config: SearchConfig, fit) -> dict:
+    return {
+        "flops": config.flops_target, "flops_unit": "MACs (multiply-accumulates)", "tolerance": config.tolerance,
+        "band_macs": None if config.flops_target is None else [config.flops_target * (1 - config.tolerance), config.flops_target],
+        "latency_ms": config.latency_target_ms, "profile": config.profile,
+        "achieved_macs": fit.costs.get("macs"), "met": fit.met, "adjusted": fit.adjusted, "message": fit.message,
+    }
+
+
+def _retrain(dataset, config, fit, out, overwrite, progress, budgets, outcome, width, width_message, world) -> dict:
+    from compactrs.training import train_network
+
+    arch = arch_of("cellnet", dataset.in_bands, dataset.num_classes, genotype=fit.genotype, init_channels=fit.init_channels,
+                   stem_multiplier=config.stem_multiplier)
+    seed_everything(config.seed)  # the retrained network's initial weights are part of what the seed reproduces
+    model = build_model(arch)
+    train_config = TrainConfig(epochs=config.retrain_epochs, batch_size=config.retrain_batch_size, lr=config.retrain_lr,
+                               loss=config.loss, label_smoothing=config.label_smoothing, focal_gamma=config.focal_gamma,
+                               augment=config.augment, seed=config.seed, threads=config.threads)
+    search_record = {
+        "seconds": outcome.seconds, "epochs": config.epochs, "resumed_from_epoch": outcome.resumed_from,
+        "processes": world.size, "ops": list(config.ops), "search_init_channels": width, "width_message": width_message,
+        "searched_genotype": outcome.genotype, "searched_costs": fit.searched, "final_probabilities": probabilities_summary(outcome.supernet),
+    }
+    extra_report = {"genotype": fit.genotype, "init_channels": fit.init_channels, "search": search_record,
+                    "search_seconds": outcome.seconds}
+    return train_network(model, arch, dataset, train_config, out, task="search", title=f"searched cellnet (C={fit.init_channels})",
+                         progress=progress, overwrite=overwrite, target=_target_record(config, fit),
+                         extra_config={"search": config.to_dict(), "search_init_channels": width}, extra_report=extra_report)
+
+
+def _onnx_latency(model, dataset) -> dict:
+    """onnxruntime CPU latency (1 thread, batch 1) of the retrained network; an error is recorded, not hidden."""
+    from compactrs.bench.onnxruntime_timing import time_onnx
+    from compactrs.exporter.onnx import export_onnx
+
+    h, w = dataset.input_size
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = export_onnx(model, Path(tmp) / "model.onnx", (1, dataset.in_bands, h, w))
+            return time_onnx(path, (1, dataset.in_bands, h, w), threads=1)
+    except Exception as exc:  # an export or runtime failure must not lose the run; it is reported instead
+        return {"runtime": "onnxruntime", "error": f"{type(exc).__name__}: {exc}"}
+
+
+def _finish_run(out: Path, work_dir: Path, report: dict, dataset, config, fit, outcome, space, profile, baselines, width: int) -> None:
+    from compactrs.training.checkpoint import load_checkpoint
+
+    model, _ = load_checkpoint(out)
+    report["latency_ms"]["measured"]["onnxruntime_cpu_b1"] = _onnx_latency(model, dataset)
+    if profile is not None:
+        predicted = space.cost("latency_ms", fit.genotype, fit.init_channels)
+        report["latency_ms"]["predicted"] = {"ms": predicted, "profile": config.profile, "runtime": getattr(profile, "runtime", None)}
+    report["retrain_seconds"] = report.get("train_seconds")
+    write_json(out / "genotype.json", {"format": GENOTYPE_FORMAT, "genotype": fit.genotype, "init_channels": fit.init_channels,
+                                       "stem_multiplier": config.stem_multiplier, "macs": report["macs"],
+                                       "search_init_channels": width,
+                                       "searched_genotype": outcome.genotype, **probabilities_summary(outcome.supernet)})
+    entries, notes = load_baselines(baselines, dataset.spec)
+    report["baselines"] = [{k: e[k] for k in ("name", "oa", "aa", "kappa", "macs", "source")} for e in entries]
+    plots = out / "plots"
+    plot_arch_probs(plots / "search_arch_probs.png", outcome.history, config.ops)
+    plot_cost(plots / "search_cost.png", outcome.history, config.flops_target, config.tolerance, config.latency_target_ms)
+    plot_accuracy_vs_macs(plots / "accuracy_vs_macs.png", {"name": f"searched (C={fit.init_channels})", "oa": report["oa"], "macs": report["macs"]},
+                          entries, f"{dataset.kind}: accuracy vs MACs")
+    log = RunLog(out)
+    try:
+        log.line(f"search: {outcome.seconds:.1f} s over {config.epochs} epochs; retrain {report['retrain_seconds']:.1f} s")
+        log.line(fit.message)
+        for note in notes:
+            log.line(note)
+    finally:
+        log.close()
+    (out / "search").mkdir(exist_ok=True)
+    for name in ("log.txt", "metrics.jsonl"):
+        if (work_dir / name).is_file():
+            shutil.copy2(work_dir / name, out / "search" / name)
+    write_json(out / "report.json", report)
+    shutil.rmtree(work_dir, ignore_errors=True)  # the checkpoint is only needed to resume; the run is complete
+

@@ -1,0 +1,115 @@
+"""``SearchConfig``: every option of a search run (frozen; stored in config.json and the checkpoint)."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+
+from compactrs.errors import ConfigError
+from compactrs.training.losses import LOSSES
+
+#: fields that must agree between a checkpoint and a resumed run for the result to be the same search
+SEARCH_FIELDS = ("flops_target", "tolerance", "latency_target_ms", "ops", "init_channels", "stem_multiplier",
+                 "blocks", "max_depth", "initial_depth", "epochs", "batch_size", "w_lr", "w_lr_min", "w_momentum",
+                 "w_weight_decay", "arch_lr", "arch_beta1", "arch_beta2", "arch_weight_decay", "tau_max", "tau_min",
+                 "cpl_weight", "target_weight", "loss", "label_smoothing", "focal_gamma", "augment", "seed")
+
+
+@dataclass(frozen=True)
+class SearchConfig:
+    """Options of ``compactrs.search``; defaults follow the LCZ paper / GDAS unless noted.
+
+    Attributes:
+        flops_target: MAC budget per sample (multiply-accumulates); None only with a latency target.
+        tolerance: the band the result must land in: [target·(1 − tolerance), target].
+        latency_target_ms, profile: expected-latency budget and the latency profile JSON that prices it.
+        ops: op names of the search space (resolved from gdas | rs | all | comma list).
+        init_channels, stem_multiplier, blocks, max_depth, initial_depth: the CellNet backbone (paper: 16, 1,
+            3 blocks, δmax = 5, initial depth 3).
+        epochs, batch_size: search epochs and batch size (each epoch: one pass over each half of the train split).
+        w_lr, w_lr_min, w_momentum, w_weight_decay: SGD on the weights, cosine 0.025 → 0.001 (paper).
+        arch_lr: Adam on the architecture; None = automatic: GDAS's 3e-4 when the search has ≥ 10,000
+            architecture steps, else 3 / steps so the logits can move by O(1) in a short search.
+        arch_beta1, arch_beta2, arch_weight_decay: Adam betas (0.5, 0.999) and weight decay 1e-3 (GDAS).
+        tau_max, tau_min: linear Gumbel temperature schedule (paper: 10 → 1).
+        cpl_weight: C_cpl of the complexity loss (paper: 0.01); target_weight, latency_weight: budget losses.
+        loss, label_smoothing, focal_gamma: task loss (ce | focal) for search and retraining.
+        retrain_epochs, retrain_batch_size, retrain_lr: training of the derived network on the full train split.
+        seed, threads: reproducibility and CPU threads.
+    """
+
+    flops_target: int | None = None
+    tolerance: float = 0.1
+    latency_target_ms: float | None = None
+    profile: str | None = None
+    ops: tuple = ()
+    init_channels: int = 16
+    stem_multiplier: int = 1
+    blocks: int = 3
+    max_depth: int = 5
+    initial_depth: int = 3
+    nodes: int = 4
+    epochs: int = 10
+    batch_size: int = 32
+    w_lr: float = 0.025
+    w_lr_min: float = 1e-3
+    w_momentum: float = 0.9
+    w_weight_decay: float = 3e-4
+    arch_lr: float | None = None
+    arch_beta1: float = 0.5
+    arch_beta2: float = 0.999
+    arch_weight_decay: float = 1e-3
+    tau_max: float = 10.0
+    tau_min: float = 1.0
+    cpl_weight: float = 0.01
+    target_weight: float = 1.0
+    latency_weight: float = 1.0
+    loss: str = "ce"
+    label_smoothing: float = 0.0
+    focal_gamma: float = 2.0
+    augment: bool = True
+    retrain_epochs: int = 15
+    retrain_batch_size: int = 64
+    retrain_lr: float = 0.05
+    seed: int = 0
+    threads: int | None = None
+
+    def __post_init__(self):
+        from compactrs.nas.space import resolve_ops
+
+        object.__setattr__(self, "ops", resolve_ops(self.ops or "rs"))
+        if self.flops_target is None and self.latency_target_ms is None:
+            raise ConfigError("a search needs a budget: pass --flops-target (e.g. 20M MACs) and/or --latency-target with --profile")
+        if self.flops_target is not None and self.flops_target <= 0:
+            raise ConfigError(f"--flops-target must be a positive MAC count, got {self.flops_target}")
+        if (self.latency_target_ms is None) != (self.profile is None):
+            raise ConfigError("--latency-target and --profile go together: the profile is what predicts latency "
+                              "(make one with 'compactrs profile')")
+        if not 0.0 < self.tolerance < 1.0:
+            raise ConfigError(f"--tolerance must be in (0, 1), e.g. 0.1 for a 10% band below the target; got {self.tolerance}")
+        if self.init_channels < 2 or self.init_channels % 2:
+            raise ConfigError(f"--init-channels must be an even number >= 2, got {self.init_channels}")
+        if not 1 <= self.initial_depth <= self.max_depth:
+            raise ConfigError(f"initial depth {self.initial_depth} must be within 1..--max-depth ({self.max_depth})")
+        for name in ("epochs", "batch_size", "max_depth", "blocks", "stem_multiplier", "retrain_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.retrain_epochs < 0:
+            raise ConfigError(f"--retrain-epochs must be >= 0, got {self.retrain_epochs}")
+        if self.tau_min <= 0 or self.tau_max < self.tau_min:
+            raise ConfigError(f"temperatures need 0 < tau_min <= tau_max, got {self.tau_min} and {self.tau_max}")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"unknown loss '{self.loss}'; valid: {', '.join(LOSSES)}")
+        if self.nodes != 4:
+            raise ConfigError(f"the search space has 4 nodes per cell (the genotype format), got {self.nodes}")
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        out["ops"] = list(self.ops)
+        return out
+
+    def search_fields(self) -> dict:
+        data = self.to_dict()
+        return {name: data[name] for name in SEARCH_FIELDS}
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in fields(cls)]

@@ -1,0 +1,228 @@
+"""Cost of the sampled architecture distribution: MACs (counted by fvcore) or latency (from a profile).
+
+A cost model prices three kinds of pieces, exactly as the latency-profile protocol does:
+
+- ``edge(op, channels, size, stride)``: one candidate op on one cell edge (``size`` = its input side);
+- ``cell_base(c_prev_prev, c_prev, channels, size, reduction, reduction_prev)``: what a cell costs whatever
+  its ops are (the two preprocessing convs; ``size`` = the side of its s1 input);
+- ``fixed(in_bands, input_size, stem_channels, final_channels, num_classes)``: stem and classifier.
+
+``CostTable`` lays these out over the supernet so that the expected cost under the architecture
+distribution is one differentiable expression, and the cost of a discrete genotype is the same expression on
+one-hot probabilities (for MACs it equals ``count_macs`` of the built CellNet exactly; tests check this).
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol, Sequence
+
+import torch
+from torch import nn
+
+from compactrs.cost import count_macs
+from compactrs.nn.ops import FactorizedReduce, ReLUConvBN, make_op
+from compactrs.nas.space import SupernetLayout, reduced
+
+
+class CostModel(Protocol):
+    unit: str
+
+    def edge(self, op: str, channels: int, size: int, stride: int) -> float: ...
+
+    def cell_base(self, c_prev_prev: int, c_prev: int, channels: int, size: int, reduction: bool, reduction_prev: bool) -> float: ...
+
+    def fixed(self, in_bands: int, input_size: int, stem_channels: int, final_channels: int, num_classes: int) -> float: ...
+
+
+class MacCost:
+    """MACs of each piece, counted once per context with ``compactrs.cost.count_macs`` on the real module."""
+
+    unit = "MACs"
+
+    @lru_cache(maxsize=None)
+    def edge(self, op: str, channels: int, size: int, stride: int) -> float:
+        return float(count_macs(make_op(op, channels, stride), (1, channels, size, size)))
+
+    @lru_cache(maxsize=None)
+    def preprocess_parts(self, c_prev_prev: int, c_prev: int, channels: int, size: int, reduction_prev: bool) -> tuple[float, float]:
+        """MACs of a cell's two preprocessing convs (s0's, s1's); each is dead code when no slot reads its input."""
+        # Same modules as compactrs.nn.cells.Cell. After a reduction s0 is twice as large; FactorizedReduce's
+        # MACs depend only on its output size, so an input of 2·size is exact.
+        if reduction_prev:
+            pre0, size0 = FactorizedReduce(c_prev_prev, channels), 2 * size
+        else:
+            pre0, size0 = ReLUConvBN(c_prev_prev, channels, 1, 1, 0), size
+        pre1 = ReLUConvBN(c_prev, channels, 1, 1, 0)
+        return float(count_macs(pre0, (1, c_prev_prev, size0, size0))), float(count_macs(pre1, (1, c_prev, size, size)))
+
+    def cell_base(self, c_prev_prev: int, c_prev: int, channels: int, size: int, reduction: bool, reduction_prev: bool) -> float:
+        return sum(self.preprocess_parts(c_prev_prev, c_prev, channels, size, reduction_prev))
+
+    @lru_cache(maxsize=None)
+    def fixed(self, in_bands: int, input_size: int, stem_channels: int, final_channels: int, num_classes: int) -> float:
+        stem = nn.Conv2d(in_bands, stem_channels, 3, padding=1, bias=False)  # CellNet's stem conv
+        head = nn.Linear(final_channels, num_classes)
+        return float(count_macs(stem, (1, in_bands, input_size, input_size)) + count_macs(head, (1, final_channels)))
+
+
+class LatencyCost:
+    """Milliseconds of each piece from a latency profile (``compactrs.cost.latency.LatencyProfile`` protocol)."""
+
+    unit = "ms"
+
+    def __init__(self, profile):
+        self.profile = profile
+
+    def edge(self, op, channels, size, stride):
+        return float(self.profile.edge_ms(op, channels, size, stride))
+
+    def cell_base(self, c_prev_prev, c_prev, channels, size, reduction, reduction_prev):
+        return float(self.profile.cell_base_ms(c_prev_prev, c_prev, channels, size, reduction, reduction_prev))
+
+    def fixed(self, in_bands, input_size, stem_channels, final_channels, num_classes):
+        return float(self.profile.fixed_ms(in_bands, input_size, stem_channels, final_channels, num_classes))
+
+
+@dataclass
+class ArchProbs:
+    """Plain (non-Gumbel) probabilities of the architecture distribution.
+
+    ``ops[t]``: (slots, n_ops) for cell type t ∈ {normal, reduce}; ``inputs[t]``: (slots, max_inputs), zero on
+    inputs a slot cannot read; ``depths``: (blocks, max_depth), column d − 1 = P(depth = d).
+    """
+
+    ops: dict
+    inputs: dict
+    depths: torch.Tensor
+
+
+class CostTable:
+    """The per-piece costs of one supernet layout, as tensors, for expected and discrete costs.
+
+    Dead code is priced the way ``count_macs`` and the ONNX export see it: a preprocessing conv whose cell
+    input no slot reads is not computed, and a cell whose output no live cell reads (possible when a cell
+    type never reads one of its inputs) is dropped entirely. The network is a chain x₁..x_N of cells, cell m
+    reading x_{m−1} (input 1) and x_{m−2} (input 0), so liveness runs backwards from the head:
+    a_m = 1 − (1 − a_{m+1}·u₁)(1 − a_{m+2}·u₀), with u_i = P(the consumer's cell type reads input i) =
+    1 − Π_slots (1 − P(slot reads i)). Every depth vector is one chain; the expected cost averages the chains
+    by their depth probabilities. For one-hot probabilities (a genotype) this is exact; for a spread
+    distribution it treats slots and cells as independent (an approximation used only for gradients).
+    """
+
+    def __init__(self, model: CostModel, layout: SupernetLayout, ops: Sequence[str], in_bands: int, input_size: int,
+                 num_classes: int, nodes: int = 4):
+        self.unit = model.unit
+        self.ops = tuple(ops)
+        self.nodes = nodes
+        self.blocks, self.max_depth = layout.blocks, layout.max_depth
+        self.fixed = model.fixed(in_bands, input_size, layout.stem_channels, layout.final_channels, num_classes)
+        parts = getattr(model, "preprocess_parts", None)
+        # MACs split a cell's base into its two preprocessing convs (each dead when its input is unread);
+        # a latency profile prices the base as a whole, paid whenever the cell is live.
+        self.split_base = parts is not None
+
+        def base(c_pp, site, reduction):
+            if parts is not None:
+                return parts(c_pp, site.c_prev, site.channels, site.size, site.reduction_prev)
+            return model.cell_base(c_pp, site.c_prev, site.channels, site.size, reduction, site.reduction_prev), 0.0
+
+        # normal cells of block k: every edge is stride 1 at the block's size
+        normal_base = [[base(site.c_prev_prev[0], site, False) for site in cells] for cells in layout.normals]
+        self.normal_ops = torch.tensor([[model.edge(op, cells[0].channels, cells[0].size, 1) for op in self.ops]
+                                        for cells in layout.normals], dtype=torch.float64)
+        # reduction before block k: base per depth of block k-1; op cost per input (inputs 0, 1 are stride 2)
+        reduce_base, reduce_ops = [None], []
+        for site, options in zip(layout.reductions[1:], layout.reduction_c_prev_prev[1:]):
+            reduce_base.append([base(c_pp, site, True) for c_pp in options])
+            per_input = []
+            for source in range(nodes + 1):
+                size, stride = (site.size, 2) if source < 2 else (reduced(site.size), 1)
+                per_input.append([model.edge(op, site.channels, size, stride) for op in self.ops])
+            reduce_ops.append(per_input)
+        self.reduce_ops = torch.tensor(reduce_ops, dtype=torch.float64).reshape(-1, nodes + 1, len(self.ops))
+        self._build_chains(normal_base, reduce_base)
+
+    def _build_chains(self, normal_base, reduce_base) -> None:
+        """One padded chain of cells per depth vector: kind (0 normal, 1 reduce, 2 padding), block, base costs."""
+        combos = list(itertools.product(range(1, self.max_depth + 1), repeat=self.blocks))
+        length = self.blocks * self.max_depth + self.blocks - 1
+        kind = torch.full((len(combos), length), 2, dtype=torch.long)
+        block = torch.zeros((len(combos), length), dtype=torch.long)
+        pre = torch.zeros((len(combos), length, 2), dtype=torch.float64)
+        last = torch.zeros((len(combos), length), dtype=torch.float64)
+        for c, depths in enumerate(combos):
+            m = 0
+            for k, depth in enumerate(depths):
+                if k > 0:
+                    kind[c, m], block[c, m] = 1, k
+                    pre[c, m] = torch.tensor(reduce_base[k][depths[k - 1] - 1], dtype=torch.float64)
+                    m += 1
+                for j in range(depth):
+                    kind[c, m], block[c, m] = 0, k
+                    pre[c, m] = torch.tensor(normal_base[k][j], dtype=torch.float64)
+                    m += 1
+            last[c, m - 1] = 1.0
+        self.combos = torch.tensor(combos) - 1  # depth indices
+        self.kind, self.block, self.pre, self.last = kind, block, pre, last
+
+    def expected(self, probs: ArchProbs) -> torch.Tensor:
+        """E[cost] under the architecture distribution (float64, differentiable in the probabilities)."""
+        op_n, op_r = probs.ops["normal"].double(), probs.ops["reduce"].double()
+        depths = probs.depths.double()
+        # P(cell type reads input i), i = 0, 1; padding reads nothing
+        reads = torch.stack([1 - torch.prod(1 - probs.inputs[t].double()[:, :2], dim=0) for t in ("normal", "reduce")])
+        reads = torch.cat([reads, torch.zeros(1, 2, dtype=torch.float64)])           # (3 kinds, 2 inputs)
+        op_cost = torch.zeros(3, self.blocks, dtype=torch.float64)
+        op_cost[0] = (op_n.sum(0) * self.normal_ops).sum(-1)                       # per block
+        if len(self.reduce_ops):
+            slot_input_cost = torch.einsum("si,kio->kso", probs.inputs["reduce"].double(), self.reduce_ops)
+            op_cost[1, 1:] = (slot_input_cost * op_r.unsqueeze(0)).sum((1, 2))
+        u = reads[self.kind]                                                         # (combos, length, 2)
+        real = (self.kind != 2).double()
+        length = self.kind.shape[1]
+        zero = torch.zeros(self.kind.shape[0], dtype=torch.float64)
+        live = [zero] * (length + 2)
+        for m in range(length - 1, -1, -1):
+            # x_m is read by cell m+1 as its input 1 (s1) and by cell m+2 as its input 0 (s0)
+            by_next = live[m + 1] * (u[:, m + 1, 1] if m + 1 < length else zero)
+            by_after = live[m + 2] * (u[:, m + 2, 0] if m + 2 < length else zero)
+            consumed = 1 - (1 - by_next) * (1 - by_after)
+            live[m] = real[:, m] * (self.last[:, m] + (1 - self.last[:, m]) * consumed)
+        live = live[:length]
+        live = torch.stack(live, dim=1)                                              # (combos, length)
+        base_weight = u if self.split_base else torch.stack([torch.ones_like(u[..., 0]), torch.zeros_like(u[..., 1])], -1)
+        cell_cost = (self.pre * base_weight).sum(-1) + op_cost[self.kind.clamp(max=2), self.block]
+        chain_cost = (live * cell_cost).sum(-1)
+        p_combo = torch.ones(len(self.combos), dtype=torch.float64)
+        for k in range(self.blocks):
+            p_combo = p_combo * depths[k, self.combos[:, k]]
+        return torch.as_tensor(self.fixed, dtype=torch.float64) + (p_combo * chain_cost).sum()
+
+    def edge_costs(self, cell_type: str) -> torch.Tensor:
+        """(blocks or reductions, n_ops) cost of each op on a stride-1 edge of each cell of that type."""
+        if cell_type == "normal":
+            return self.normal_ops
+        return self.reduce_ops[:, -1, :] if len(self.reduce_ops) else self.normal_ops[:0]
+
+    def discrete(self, genotype: dict) -> float:
+        """The cost of one genotype (the expected cost of its one-hot distribution; exact)."""
+        return float(self.expected(one_hot_probs(genotype, self.ops, self.nodes, self.max_depth)))
+
+
+def one_hot_probs(genotype: dict, ops: Sequence[str], nodes: int, max_depth: int) -> ArchProbs:
+    """The degenerate distribution that always samples ``genotype``."""
+    index = {op: i for i, op in enumerate(ops)}
+    op_probs, in_probs = {}, {}
+    for cell_type in ("normal", "reduce"):
+        pairs = genotype[cell_type]
+        op_probs[cell_type] = torch.zeros(2 * nodes, len(ops), dtype=torch.float64)
+        in_probs[cell_type] = torch.zeros(2 * nodes, nodes + 1, dtype=torch.float64)
+        for slot, (op, source) in enumerate(pairs):
+            op_probs[cell_type][slot, index[op]] = 1.0
+            in_probs[cell_type][slot, int(source)] = 1.0
+    depths = torch.zeros(len(genotype["depths"]), max_depth, dtype=torch.float64)
+    for block, depth in enumerate(genotype["depths"]):
+        depths[block, int(depth) - 1] = 1.0
+    return ArchProbs(op_probs, in_probs, depths)

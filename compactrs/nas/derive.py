@@ -1,0 +1,243 @@
+"""From search to a network on budget: the space's cost range, the search width, and the width/depth fit.
+
+MACs scale roughly with the square of the width, so when the derived genotype misses the budget band
+``[target·(1 − tolerance), target]`` the width (``init_channels``, kept even) is adjusted first; if no even
+width lands, block depths are moved by ±1 as well. A miss that no candidate fixes is reported, never hidden.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from compactrs.cost import count_macs
+from compactrs.errors import TargetError
+from compactrs.models import arch_of, build_model
+from compactrs.nas.costs import CostTable, LatencyCost, MacCost
+from compactrs.nas.losses import log_distance, relative_miss, within_band
+from compactrs.nas.space import supernet_layout
+from compactrs.units import human_count
+
+MAC_COST = MacCost()  # one shared cache of per-op MAC counts
+MAX_WIDTH = 256
+
+
+@dataclass(frozen=True)
+class Budget:
+    """One budget: ``kind`` is "macs" or "latency_ms"; the result must land in [target·(1 − tolerance), target]."""
+
+    kind: str
+    target: float
+    tolerance: float
+
+    def show(self, value: float) -> str:
+        return f"{human_count(value)} MACs" if self.kind == "macs" else f"{value:.3f} ms"
+
+    def band(self) -> str:
+        return f"[{self.show(self.target * (1 - self.tolerance))}, {self.show(self.target)}]"
+
+
+class BudgetSpace:
+    """Prices genotypes of one dataset shape at any width: MAC tables (and latency tables with a profile)."""
+
+    def __init__(self, in_bands: int, input_size: int, num_classes: int, ops, stem_multiplier: int = 1, blocks: int = 3,
+                 max_depth: int = 5, nodes: int = 4, profile=None):
+        self.in_bands, self.input_size, self.num_classes = in_bands, input_size, num_classes
+        self.ops, self.stem_multiplier, self.blocks, self.max_depth, self.nodes = tuple(ops), stem_multiplier, blocks, max_depth, nodes
+        self.profile = profile
+        self._tables: dict = {}
+
+    def profile_widths(self, budgets) -> tuple[int, ...] | None:
+        """The widths a latency budget can be priced at (those the profile measured), or None if unrestricted."""
+        if self.profile is None or not any(b.kind == "latency_ms" for b in budgets):
+            return None
+        widths = (getattr(self.profile, "space", None) or {}).get("init_channels")
+        return tuple(sorted(int(w) for w in widths)) if widths else None
+
+    def table(self, kind: str, width: int) -> CostTable:
+        key = (kind, width)
+        if key not in self._tables:
+            model = MAC_COST if kind == "macs" else LatencyCost(self.profile)
+            layout = supernet_layout(self.input_size, width, self.stem_multiplier, self.blocks, self.max_depth, self.nodes)
+            self._tables[key] = CostTable(model, layout, self.ops, self.in_bands, self.input_size, self.num_classes, self.nodes)
+        return self._tables[key]
+
+    def cost(self, kind: str, genotype: dict, width: int) -> float:
+        if kind == "latency_ms":
+            # the profile's own whole-network prediction (may model more than the per-piece table)
+            return float(self.profile.predict_genotype(genotype, self.in_bands, self.input_size, self.num_classes,
+                                                       init_channels=width, stem_multiplier=self.stem_multiplier))
+        return self.table(kind, width).discrete(genotype)
+
+    def extremes(self, kind: str, width: int) -> tuple[float, float]:
+        """(cheapest, dearest) cost of simple genotypes of the space at ``width`` (its reachable range).
+
+        Cheapest: the cheapest op on every slot, depth 1. Dearest: the dearest op (and, in reduction cells,
+        input) on every slot with both cell inputs read (no dead code), depth ``max_depth``.
+        """
+        table = self.table(kind, width)
+        n_ops = len(self.ops)
+        out = []
+        for pick in (min, max):
+            normal_costs = table.normal_ops.sum(0)  # per op (the ranking is the same in every block)
+            reduce_costs = table.reduce_ops.sum(0) if len(table.reduce_ops) else None
+            genotype = {"normal": [], "reduce": []}
+            for slot in range(2 * self.nodes):
+                node = slot // 2
+                genotype["normal"].append([self.ops[pick(range(n_ops), key=lambda o: normal_costs[o])], slot % 2])
+                sources = [slot % 2] if node == 0 else range(node + 2)
+                if reduce_costs is None:
+                    genotype["reduce"].append([self.ops[0], slot % 2])
+                    continue
+                s, o = pick(((s, o) for s in sources for o in range(n_ops)), key=lambda so: reduce_costs[so[0], so[1]])
+                genotype["reduce"].append([self.ops[o], s])
+            depth = 1 if pick is min else self.max_depth
+            out.append(table.discrete({**genotype, "depths": [depth] * self.blocks}))
+        return out[0], out[1]
+
+
+def _nearest_even(predicate, start: int, step: int) -> int | None:
+    """The even width nearest ``start`` in direction ``step`` (±2) where a monotone predicate turns true.
+
+    Gallops (2, 4, 8, ... widths away) and then bisects, so few cost tables are built.
+    """
+    inside = lambda w: 2 <= w <= MAX_WIDTH  # noqa: E731
+    last_false, distance = start, 1
+    while True:
+        w = start + step * distance
+        if not inside(w):
+            w = 2 if step < 0 else MAX_WIDTH
+            if w == last_false or not predicate(w):
+                return None
+            break
+        if predicate(w):
+            break
+        last_false, distance = w, distance * 2
+    lo, hi = sorted((last_false, w))
+    while hi - lo > 2:  # bisect the even widths strictly between the last failing and the first passing one
+        mid = lo + 2 * ((hi - lo) // 4)
+        if predicate(mid) == (step > 0):
+            hi = mid
+        else:
+            lo = mid
+    return hi if step > 0 else lo
+
+
+def choose_search_width(space: BudgetSpace, budgets: list[Budget], width: int) -> tuple[int, str]:
+    """The even width nearest ``width`` whose space contains every budget band; returns (width, message).
+
+    Both ends of the space's cost range grow with the width: if its dearest genotype is under a target the
+    search widens to the narrowest width that reaches it; if its cheapest genotype is above a band's floor it
+    narrows to the widest width under it.
+
+    Raises:
+        TargetError: no even width in 2..256 can hold the band(s).
+    """
+    def ranges(w: int) -> str:
+        return "; ".join(f"{b.show(space.extremes(b.kind, w)[0])} to {b.show(space.extremes(b.kind, w)[1])}" for b in budgets)
+
+    def reaches(w: int) -> bool:
+        return all(space.extremes(b.kind, w)[1] >= b.target for b in budgets)
+
+    def under_floor(w: int) -> bool:
+        return all(space.extremes(b.kind, w)[0] <= b.target * (1 - b.tolerance) for b in budgets)
+
+    bands = ", ".join(b.band() for b in budgets)
+    covered = space.profile_widths(budgets)
+    if covered is not None:
+        # A latency budget can only be priced at widths the profile measured: choose among those.
+        if width in covered and reaches(width) and under_floor(width):
+            return width, f"at init_channels {width} the space spans {ranges(width)}: it holds the target band {bands}"
+        fitting = sorted((abs(w - width), w) for w in covered if reaches(w) and under_floor(w))
+        if not fitting:
+            raise TargetError(f"no width the latency profile covers (init_channels {list(covered)}) holds the target band "
+                              f"{bands}; re-profile with more widths ('compactrs profile --init-channels ...') or change the targets")
+        chosen = fitting[0][1]
+        return chosen, (f"searching at init_channels {chosen}, the nearest width the latency profile covers whose space "
+                        f"holds the target band {bands} (spans {ranges(chosen)})")
+    if reaches(width) and under_floor(width):
+        return width, f"at init_channels {width} the space spans {ranges(width)}: it holds the target band {bands}"
+    if not reaches(width):
+        chosen = _nearest_even(reaches, width, +2)
+    else:
+        chosen = _nearest_even(under_floor, width, -2)
+    if chosen is None or not (reaches(chosen) and under_floor(chosen)):
+        edge = MAX_WIDTH if not reaches(width) else 2  # the width limit in the direction the target lies
+        raise TargetError(f"no width of the search space reaches the target band {bands} on this input "
+                          f"(init_channels {width} spans {ranges(width)}; init_channels {edge} spans {ranges(edge)}); "
+                          f"choose a target inside what the space can reach, or another --ops set")
+    return chosen, (f"at init_channels {width} the space spans {ranges(width)}, which does not hold the target band "
+                    f"{bands}; searching at init_channels {chosen} instead (spans {ranges(chosen)})")
+
+
+@dataclass
+class BudgetFit:
+    """What derive settled on, and whether it is on budget."""
+
+    genotype: dict
+    init_channels: int
+    costs: dict             # kind -> value at the chosen width (MACs from the built network)
+    met: bool
+    adjusted: bool
+    message: str
+    searched: dict = field(default_factory=dict)  # kind -> cost of the genotype as searched (before any fit)
+
+
+def measure_macs(genotype: dict, in_bands: int, input_size: int, num_classes: int, init_channels: int, stem_multiplier: int = 1) -> int:
+    """MACs of the CellNet built from ``genotype`` through arch.json (what the run reports)."""
+    arch = arch_of("cellnet", in_bands, num_classes, genotype=genotype, init_channels=init_channels, stem_multiplier=stem_multiplier)
+    return count_macs(build_model(arch), (1, in_bands, input_size, input_size))
+
+
+def fit_budget(space: BudgetSpace, budgets: list[Budget], genotype: dict, width: int) -> BudgetFit:
+    """Keep ``genotype`` if it lands in every band; else adjust width, then depths (±1), to land; else report the miss."""
+    def evaluate(g: dict, w: int) -> dict:
+        return {b.kind: space.cost(b.kind, g, w) for b in budgets}
+
+    def lands(costs: dict) -> bool:
+        return all(within_band(costs[b.kind], b.target, b.tolerance) for b in budgets)
+
+    searched = evaluate(genotype, width)
+    if lands(searched):
+        fit = BudgetFit(genotype, width, searched, True, False, "the derived network lands in the target band as searched", searched)
+        return _measured(space, fit)
+    covered = space.profile_widths(budgets)
+    if covered is not None:
+        near = list(covered)  # a latency budget is priced only at the widths the profile measured
+    else:
+        primary = budgets[0]
+        # widths around the one whose cost crosses the target (costs grow with width)
+        under = lambda w: space.cost(primary.kind, genotype, w) <= primary.target  # noqa: E731
+        if under(width):
+            above = _nearest_even(lambda w: not under(w), width, +2)
+            crossing = MAX_WIDTH if above is None else above - 2
+        else:
+            crossing = _nearest_even(under, width, -2) or 2
+        near = sorted({w for w in (crossing - 2, crossing, crossing + 2) if 2 <= w <= MAX_WIDTH} | {width})
+    depth_options = [sorted({min(max(d + delta, 1), space.max_depth) for delta in (-1, 0, 1)}) for d in genotype["depths"]]
+    candidates = []
+    for w in near:
+        for depths in itertools.product(*depth_options):
+            g = {**genotype, "depths": list(depths)}
+            costs = evaluate(g, w)
+            depth_change = sum(abs(a - b) for a, b in zip(depths, genotype["depths"]))
+            miss = max(relative_miss(costs[b.kind], b.target, b.tolerance) for b in budgets)
+            candidates.append((miss, depth_change, abs(w - width), sum(log_distance(costs[b.kind], b.target, b.tolerance) for b in budgets), w, g, costs))
+    candidates.sort(key=lambda c: c[:4])
+    miss, depth_change, _, _, w, g, costs = candidates[0]
+    what = f"init_channels {width} → {w}" + (f", depths {genotype['depths']} → {g['depths']}" if depth_change else "")
+    as_searched = ", ".join(b.show(searched[b.kind]) for b in budgets)
+    if miss == 0:
+        message = f"the derived network ({as_searched} at init_channels {width}) missed the band; adjusted {what} to land on it"
+        fit = BudgetFit(g, w, costs, True, True, message, searched)
+    else:
+        message = (f"MISSED the target band {', '.join(b.band() for b in budgets)}: the derived network costs {as_searched} at init_channels "
+                   f"{width} and no even width (with depths ±1) lands; closest: {what} at "
+                   f"{', '.join(b.show(costs[b.kind]) for b in budgets)} ({miss:.1%} outside)")
+        fit = BudgetFit(g, w, costs, False, w != width or depth_change > 0, message, searched)
+    return _measured(space, fit)
+
+
+def _measured(space: BudgetSpace, fit: BudgetFit) -> BudgetFit:
+    """Replace the table's MAC figure by the count on the built network (they agree; the count is what is reported)."""
+    fit.costs["macs"] = measure_macs(fit.genotype, space.in_bands, space.input_size, space.num_classes, fit.init_channels, space.stem_multiplier)
+    return fit

@@ -1,0 +1,103 @@
+"""Latency budgets through the profile protocol, with a tiny hand-made TEST table (not a measured profile)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compactrs.nn.cells import random_genotype
+from compactrs.nas import search
+from compactrs.nas.derive import BudgetSpace
+
+OPS = ("zero", "skip_connect", "sep_conv_3x3", "max_pool_3x3")
+SPEC = "synthetic,n=8,size=8"
+
+
+class TinyTestLatencyTable:
+    """A made-up latency table implementing the LatencyProfile protocol, for tests only.
+
+    Costs are simple formulas of channels and sizes; ``predict_genotype`` walks the CellNet structure on its
+    own (independently of compactrs.search), so the search's per-piece table can be checked against it.
+    """
+
+    runtime = "test-table"
+    OP_MS = {"zero": 0.0, "skip_connect": 0.002, "sep_conv_3x3": 0.03, "max_pool_3x3": 0.01}
+
+    def edge_ms(self, op, channels, size, stride):
+        out = (size + 1) // 2 if stride == 2 else size
+        return self.OP_MS[op] * channels * out * out / 64 + (0.004 if stride == 2 else 0.0)
+
+    def cell_base_ms(self, c_prev_prev, c_prev, channels, size, reduction, reduction_prev):
+        return 0.01 + 1e-4 * (c_prev_prev + c_prev) * channels * size * size / 64 + (0.005 if reduction else 0.0)
+
+    def fixed_ms(self, in_bands, input_size, stem_channels, final_channels, num_classes):
+        return 0.05 + 1e-5 * in_bands * stem_channels * input_size ** 2 + 1e-4 * final_channels * num_classes
+
+    def predict_genotype(self, genotype, in_bands, input_size, num_classes, init_channels=16, stem_multiplier=1):
+        c = init_channels
+        c_pp = c_p = c * stem_multiplier
+        size, red_prev, total = input_size, False, self.fixed_ms(in_bands, input_size, c * stem_multiplier, 0, num_classes)
+        for block, depth in enumerate(genotype["depths"]):
+            kinds = ([True] if block else []) + [False] * depth
+            for reduction in kinds:
+                c = c * 2 if reduction else c
+                total += self.cell_base_ms(c_pp, c_p, c, size, reduction, red_prev)
+                node_size = (size + 1) // 2 if reduction else size
+                for op, source in genotype["reduce" if reduction else "normal"]:
+                    strided = reduction and source < 2
+                    total += self.edge_ms(op, c, size if strided else node_size, 2 if strided else 1)
+                c_pp, c_p, red_prev, size = c_p, 4 * c, reduction, node_size
+        return total + 1e-4 * c_p * num_classes
+
+
+def reads_both_inputs(genotype):
+    """Make node 0 of both cell types read inputs 0 and 1 (no dead cells: the test table has no liveness)."""
+    for t in ("normal", "reduce"):
+        genotype[t][0][1], genotype[t][1][1] = 0, 1
+    return genotype
+
+
+def test_latency_table_matches_the_profiles_own_prediction():
+    profile = TinyTestLatencyTable()
+    space = BudgetSpace(10, 8, 6, OPS, max_depth=3, profile=profile)
+    rng = np.random.default_rng(0)
+    for width in (4, 6):
+        for _ in range(4):
+            g = reads_both_inputs({**random_genotype(rng, OPS, max_depth=3)})
+            table_ms = space.table("latency_ms", width).discrete(g)
+            assert table_ms == pytest.approx(profile.predict_genotype(g, 10, 8, 6, init_channels=width), rel=1e-12)
+
+
+def test_search_with_a_latency_target(tmp_path):
+    profile = TinyTestLatencyTable()
+    space = BudgetSpace(10, 8, 6, OPS, max_depth=2, profile=profile)
+    low, high = space.extremes("latency_ms", 4)
+    target = low + 0.5 * (high - low)
+    report = search(SPEC, out=tmp_path / "run", latency_target_ms=target, profile="tiny-test-table", latency_profile=profile,
+                    epochs=1, retrain_epochs=0, batch_size=6, max_depth=2, initial_depth=1, init_channels=4, ops=",".join(OPS),
+                    threads=1)
+    assert report["target"]["latency_ms"] == pytest.approx(target)
+    predicted = report["latency_ms"]["predicted"]["ms"]
+    assert predicted == pytest.approx(profile.predict_genotype(report["genotype"], 10, 8, 6, init_channels=report["init_channels"]))
+    if report["target"]["met"]:
+        assert target * 0.9 <= predicted <= target * (1 + 1e-9)
+    else:
+        assert report["target"]["message"].startswith("MISSED")
+    assert "onnxruntime_cpu_b1" in report["latency_ms"]["measured"]
+    assert (tmp_path / "run" / "plots" / "search_cost.png").is_file()
+
+
+def test_latency_budget_only_uses_widths_the_profile_measured():
+    from compactrs.nas.derive import Budget, choose_search_width, fit_budget
+
+    class CoveredWidthsTestTable(TinyTestLatencyTable):
+        space = {"init_channels": [6, 10]}
+
+    space = BudgetSpace(4, 8, 3, OPS, blocks=2, max_depth=2, profile=CoveredWidthsTestTable())
+    # a MAC band that width 4 cannot hold but the covered widths can: the search width must be a covered one
+    # bands only width 10 of the covered widths holds (width 4's and 6's dearest genotypes stay under them)
+    budgets = [Budget("macs", 0.9 * space.extremes("macs", 10)[1], 0.8),
+               Budget("latency_ms", 0.9 * space.extremes("latency_ms", 10)[1], 0.8)]
+    width, message = choose_search_width(space, budgets, 4)
+    assert width == 10 and "latency profile covers" in message
+    genotype = reads_both_inputs(random_genotype(np.random.default_rng(0), OPS, blocks=2, max_depth=2))
+    assert fit_budget(space, budgets, genotype, width).init_channels in (6, 10)
