@@ -168,6 +168,8 @@ def test_profile_runner_output_matches_the_manifest(emitted, tiny_profile):
     assert all(r["median_ms"] > 0 and r["p90_ms"] >= r["median_ms"] and r["n"] >= 50 for r in results["records"])
     data = json.loads(tiny_profile.read_text())
     assert data["validation"]["n"] == 3 and data["overhead"]["fit"]["n"] == 3
+    assert isinstance(data["measurement"]["conditions"]["contended"], bool)  # the device's state, carried into the profile
+    assert (emitted / "deploy" / "profile_runner.py").is_file()  # the runner travels with the graphs
     # The same records rebuild the same profile.
     rebuilt = profile_from_results(results, emitted.parent / "again.json")
     assert rebuilt.predict_genotype(GENOTYPE, 3, 8, 3, init_channels=4) == pytest.approx(
@@ -183,6 +185,7 @@ def test_profile_measures_in_process_and_fits(tmp_path):
     assert main(args) == 0
     profile = LatencyProfile.load(out)
     assert profile.data["measurement"]["timing"]["clock"] == "cpu"
+    assert profile.data["measurement"]["conditions"]["reason"]  # contended or quiet, and why
     assert {e["op"] for e in profile.data["entries"]} == {"sep_conv_3x3", "skip_connect", "relu_conv_bn", "add",
                                                          "concat", "stem", "head"}
     assert profile.data["overhead"]["fit"]["n"] == 2 and profile.data["validation"] is None
