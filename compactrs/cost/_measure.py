@@ -17,7 +17,7 @@ __all__ = ["CLOCKS", "NOISY_SPREAD", "TimingConfig", "measure_folder", "ort_call
 
 def ort_callable(path: Path, input_shape, threads: int | None, seed: int = 0):
     """A zero-argument callable running the .onnx at ``path`` on a seeded N(0,1) input (session kept alive by it)."""
-    runner = OnnxRuntimeRunner(path, threads, providers=["CPUExecutionProvider"]).activate()
+    runner = OnnxRuntimeRunner(path, threads).activate()
     return runner.prepared_call(np.random.default_rng(seed).standard_normal(tuple(input_shape)).astype(np.float32))
 
 
