@@ -20,8 +20,13 @@ def command(pattern: str, bands: int, size: int, classes: int, as_json: bool) ->
     from compactrs.cost import registry_cost
     from compactrs.models import list_models, model_family
 
+    names = list_models(pattern)
+    if not names:
+        from compactrs.errors import ModelError
+
+        raise ModelError(f"no registered model matches --pattern '{pattern}'; registered: {', '.join(list_models())}")
     rows = []
-    for name in list_models(pattern):
+    for name in names:
         row = {"model": name, "family": model_family(name), "macs": None, "params": None}
         if name != "cellnet":
             row.update(registry_cost(name, bands, classes, (size, size)))

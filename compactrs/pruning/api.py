@@ -92,6 +92,8 @@ def onnx_latency(network: nn.Module, in_bands: int, input_size, threads: int | N
     from compactrs.exporter.onnx import export_onnx
 
     network = copy.deepcopy(network).eval().to(memory_format=torch.contiguous_format)
+    # threads=None: use torch's own count (what the rest of the run used), so the report states a real number.
+    threads = threads or torch.get_num_threads()
     out = {}
     with tempfile.TemporaryDirectory(prefix="compactrs-prune-") as tmp:
         path = export_onnx(network, Path(tmp) / "model.onnx", (1, in_bands, *input_size))

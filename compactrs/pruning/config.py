@@ -56,8 +56,13 @@ class PruneConfig:
         for name in ("search_epochs", "finetune_epochs", "pretrain_epochs"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
-        if self.cost_weight < 0:
-            raise ConfigError(f"cost weight must be >= 0, got {self.cost_weight}")
+        if not self.cost_weight >= 0:
+            raise ConfigError(f"--cost-weight must be >= 0, got {self.cost_weight}")
+        for name in ("score_lr", "weight_lr", "finetune_lr"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be a positive learning rate, got {getattr(self, name)}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"--threads must be >= 1 (or None for all cores), got {self.threads}")
         if not 0.0 < self.tolerance < 1.0:
             raise ConfigError(f"tolerance must be in (0, 1), got {self.tolerance}")
 

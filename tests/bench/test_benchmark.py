@@ -15,7 +15,7 @@ FAST = {"warmup": 1, "min_runs": 3, "min_seconds": 0.0}
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "run"
-    train("resnet8", "synthetic,n=20,size=16", TrainConfig(epochs=0, threads=1), out, {"width": 8})
+    train("resnet8", "synthetic,n=20,size=16", TrainConfig(epochs=1, threads=1), out, {"width": 8})
     return out
 
 
