@@ -45,11 +45,11 @@ class PruneConfig:
 
     def __post_init__(self):
         if (self.flops_ratio is None) == (self.flops_target is None):
-            raise ConfigError("give exactly one of --flops-ratio (e.g. 0.5) and --flops-target (e.g. 1.8G MACs)")
+            raise ConfigError("give exactly one of --flops-ratio (e.g. 0.5) and --flops-target (e.g. 150M MACs)")
         if self.flops_ratio is not None and not 0.0 < self.flops_ratio < 1.0:
             raise ConfigError(f"--flops-ratio is the kept fraction of MACs and must be in (0, 1), got {self.flops_ratio}")
         if self.flops_target is not None and self.flops_target <= 0:
-            raise ConfigError(f"--flops-target must be a positive MAC count such as 1.8G, got {self.flops_target}")
+            raise ConfigError(f"--flops-target must be a positive MAC count such as 150M, got {self.flops_target}")
         for name in ("round_to", "min_channels", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")

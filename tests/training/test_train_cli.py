@@ -14,7 +14,7 @@ from compactrs.training import load_checkpoint, read_checkpoint
 def ip_run(tmp_path_factory, indian_pines):
     out = tmp_path_factory.mktemp("runs") / "ip-patchcnn"
     result = CliRunner().invoke(cli, ["train", "patchcnn", "--data", f"hsi:{indian_pines}", "--epochs", "8",
-                                      "--threads", "2", "--out", str(out), "--json"])
+                                      "--threads", "1", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     return out, json.loads(result.output)
 
