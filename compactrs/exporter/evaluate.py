@@ -38,5 +38,6 @@ def evaluate_bundle(bundle: str | os.PathLike, data: str | Dataset | None = None
     with make_runner(runtime, bundle / model_file, threads) as runner:
         logits = runner.infer_batched(dataset.x_test, batch=64)
     metrics = classification_metrics(dataset.y_test, logits.argmax(axis=1), dataset.num_classes)
-    return {**metrics, "dataset": dataset.spec, "run": str(bundle), "model_file": model_file, "runtime": runtime,
+    return {**metrics, "class_names": list(contract["class_names"]), "dataset": dataset.spec, "run": str(bundle),
+            "model_file": model_file, "runtime": runtime,
             "reported": None}
