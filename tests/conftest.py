@@ -14,6 +14,7 @@ import torch
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 INDIAN_PINES = SHARED_DATA / "hsi" / "indian_pines_subset"
+INDIAN_PINES_FULL = SHARED_DATA / "hsi" / "indian_pines_full"
 
 #: folders whose tests run tiny tensors: one intra-op thread is faster and steadier on a shared 2-core box
 ONE_THREAD_FOLDERS = ("nn", "nas")
@@ -61,6 +62,12 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def indian_pines(shared_data) -> Path:
     return INDIAN_PINES
+
+
+@pytest.fixture(scope="session")
+def indian_pines_full(shared_data) -> Path:
+    """The whole 145x145x200 Indian Pines scene as .npy cube + ground truth (16 classes)."""
+    return INDIAN_PINES_FULL
 
 
 #: runs a script with torch and compactrs made unimportable, as on an on-board computer without them
