@@ -40,8 +40,7 @@ def emitted(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_profile(emitted, device_python) -> Path:
     """The emitted folder measured by deploy/profile_runner.py with torch and compactrs unimportable."""
-    result = device_python(REPO / "compactrs" / "deploy" / "profile_runner.py", emitted, "--min-seconds", "0.01", "--quiet",
-                           timeout=300)
+    result = device_python(REPO / "compactrs" / "deploy" / "profile_runner.py", emitted, "--min-seconds", "0.01", "--quiet", timeout=300)
     assert result.returncode == 0, result.stderr
     out = emitted.parent / "tiny.json"
     assert main(["profile", "--from-measurements", str(emitted), "--out", str(out)]) == 0
