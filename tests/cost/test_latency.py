@@ -11,7 +11,7 @@ import torch
 from compactrs.cli import main
 from compactrs.cost._build import load_results, profile_from_results
 from compactrs.cost._schema import PROFILE_SCHEMA
-from compactrs.cost._space import network_plan
+from compactrs.nn.geometry import cellnet_geometry
 from compactrs.cost.latency import LatencyProfile
 from compactrs.errors import ArtifactError
 from compactrs.models import create_model
@@ -72,7 +72,7 @@ def test_network_plan_matches_the_cellnet_it_describes():
             (inputs[0].shape[1], inputs[1].shape[1], inputs[1].shape[2], inputs[0].shape[2], output.shape[2])))
     with torch.no_grad():
         model(torch.zeros(1, 5, 11, 11))
-    plan = network_plan(genotype["depths"], 11, 6)
+    plan = cellnet_geometry(genotype["depths"], 11, 6)
     assert [(c.c_prev_prev, c.c_prev, c.size, c.size_prev_prev, c.node_size) for c in plan.cells] == seen
     assert plan.final_channels == model.classifier.in_features
 
