@@ -73,6 +73,8 @@ class MambaMixer(nn.Module):
         self.A_log = nn.Parameter(torch.log(torch.arange(1, d_state + 1, dtype=torch.float32)).repeat(d_inner, 1))
         self.D = nn.Parameter(torch.ones(d_inner))
         self.out_proj = nn.Linear(d_inner, d_model, bias=False)
+        # where a pruning gate multiplies the inner channels: a zero there silences the channel everywhere
+        self.inner_gate = nn.Identity()
         self._init_delta()
 
     def _init_delta(self, dt_min: float = 1e-3, dt_max: float = 1e-1) -> None:
@@ -86,7 +88,7 @@ class MambaMixer(nn.Module):
         """``(N, L, d_model)`` -> ``(N, L, d_model)``."""
         x, z = self.in_proj(u).chunk(2, dim=-1)
         x = F.pad(x.transpose(1, 2), (self.d_conv - 1, 0))  # left padding only: causal, and no wasted outputs
-        x = F.silu(self.conv(x)).transpose(1, 2)
+        x = self.inner_gate(F.silu(self.conv(x))).transpose(1, 2)
         delta, B, C = self.x_proj(x).split([self.dt_rank, self.d_state, self.d_state], dim=-1)
         delta = F.softplus(self.dt_proj(delta))
         y = selective_scan(x, delta, -torch.exp(self.A_log), B, C, self.D)
@@ -97,6 +99,53 @@ class MambaMixer(nn.Module):
         e, s, r = self.d_inner, self.d_state, self.dt_rank
         projections = length * (d_model * 2 * e + e * (r + 2 * s) + r * e + e * d_model)
         return projections + length * e * self.d_conv + (length - 1) * e * s + length * e * s + length * e
+
+
+    # -- prunable width (compactrs/pruning/graph.py): the inner channels, coupled across every layer ----------
+    # A gate g on the inner channels after the conv's SiLU scales x; B, C and delta come from x_proj(g x), the
+    # scan is linear in x for fixed delta/B/C, so channel c's output is g_c times its ungated value: the gate
+    # folds exactly into x_proj's and out_proj's input columns, and g_c = 0 equals removing the channel.
+
+    def prunable_width(self) -> tuple[int, str]:
+        """``(channels, gate module)`` of the one prunable unit: ``d_inner``, gated at ``inner_gate``."""
+        return self.d_inner, "inner_gate"
+
+    def width_macs(self, input_shape) -> int:
+        """MACs of one call on ``(N, L, d_model)``; linear in ``d_inner`` (what pruning scales)."""
+        return self.macs(int(input_shape[1]), int(input_shape[2]))
+
+    def width_saliency(self) -> torch.Tensor:
+        """L1 norm per inner channel of the weights that read and write it, each normalised by its mean."""
+        e = self.d_inner
+        parts = (self.in_proj.weight[:e].abs().sum(1), self.in_proj.weight[e:].abs().sum(1),
+                 self.out_proj.weight.abs().sum(0))
+        return sum(part.detach() / part.detach().mean().clamp_min(1e-12) for part in parts) / len(parts)
+
+    def fold_width_gate(self, gate: torch.Tensor) -> None:
+        """Multiply a per-channel gate (applied at ``inner_gate``) into the weights, exactly."""
+        with torch.no_grad():
+            self.x_proj.weight.mul_(gate.view(1, -1))
+            self.out_proj.weight.mul_(gate.view(1, -1))
+
+    def keep_width(self, keep: torch.Tensor) -> None:
+        """Keep inner channels ``keep`` (sorted indices) in every tensor that has them."""
+        e = self.d_inner
+
+        def param(tensor):
+            return nn.Parameter(tensor.detach().contiguous().clone())
+
+        with torch.no_grad():
+            self.in_proj.weight = param(self.in_proj.weight[torch.cat([keep, keep + e])])
+            self.conv.weight, self.conv.bias = param(self.conv.weight[keep]), param(self.conv.bias[keep])
+            self.x_proj.weight = param(self.x_proj.weight[:, keep])
+            self.dt_proj.weight, self.dt_proj.bias = param(self.dt_proj.weight[keep]), param(self.dt_proj.bias[keep])
+            self.A_log, self.D = param(self.A_log[keep]), param(self.D[keep])
+            self.out_proj.weight = param(self.out_proj.weight[:, keep])
+        n = len(keep)
+        self.d_inner = n
+        self.in_proj.out_features, self.x_proj.in_features = 2 * n, n
+        self.dt_proj.out_features, self.out_proj.in_features = n, n
+        self.conv.in_channels = self.conv.out_channels = self.conv.groups = n
 
 
 class MambaBlock(nn.Module):
