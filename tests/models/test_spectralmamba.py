@@ -101,8 +101,7 @@ def test_mac_count_equals_the_hand_count():
 
 
 def test_exports_the_200_band_scan_with_fp32_parity(tmp_path, one_thread):
-    from compactrs.bench.runners import OnnxRuntimeRunner, TorchRunner
-    from compactrs.exporter.onnx import check_onnx, export_onnx
+    from compactrs.runtime import OnnxRuntimeRunner, TorchRunner, check_onnx, export_onnx
     from compactrs.exporter.validate import comparators_for, compare_runners, raise_if_failed, validation_inputs
 
     torch.manual_seed(0)
@@ -117,3 +116,36 @@ def test_exports_the_200_band_scan_with_fp32_parity(tmp_path, one_thread):
                              comparators_for("fp32"), batch=5)
     raise_if_failed(report, "spectralmamba_s")
     assert report["passed"] and report["n_inputs"] == 10
+
+
+def _majority_share(report: dict) -> float:
+    counts = np.array(report["confusion"]).sum(axis=1)
+    return float(counts.max() / counts.sum())
+
+
+@pytest.fixture(scope="module")
+def full_scene(indian_pines_full):
+    from compactrs.data import load_dataset
+
+    return load_dataset(f"hsi:{indian_pines_full}", seed=0)
+
+
+def test_short_run_on_the_full_spatially_disjoint_scene_beats_the_majority_class(full_scene, tmp_path, one_thread):
+    import compactrs
+    from compactrs.training.loop import TrainConfig
+
+    assert full_scene.split["method"] == "spatial-blocks"
+    report = compactrs.train("spectralmamba_t", full_scene, TrainConfig(epochs=2, threads=1, seed=0),
+                             out=tmp_path / "run")
+    majority = _majority_share(report)  # Soybean-mintill, ~0.23 of the test pixels
+    assert report["oa"] >= majority + 0.12 and report["kappa"] >= 0.2, (report["oa"], majority, report["kappa"])
+
+
+@pytest.mark.slow  # ~3 min on the loaded 2-core machine
+def test_longer_run_on_the_full_scene_beats_the_majority_class_widely(full_scene, tmp_path, one_thread):
+    import compactrs
+    from compactrs.training.loop import TrainConfig
+
+    report = compactrs.train("spectralmamba_t", full_scene, TrainConfig(epochs=8, threads=1, seed=0),
+                             out=tmp_path / "run")
+    assert report["oa"] >= _majority_share(report) + 0.2 and report["aa"] >= 0.35, report["oa"]
