@@ -20,8 +20,13 @@ class DynamicalMask(nn.Module):
     """A gate in (0, 1) per band and pixel from two cheap convolutions, multiplied into the patch.
 
     A depthwise 3x3 conv per band sees spatial regularity (a pixel unlike its neighbours is damped); a 1-D
-    conv along the spectrum, shared by all pixels, sees spectral peculiarity (a band unlike its neighbouring
-    bands). Their sum, through a sigmoid, attenuates spectral variability before the spectrum is merged.
+    conv along the patch's mean spectrum sees spectral peculiarity (a band unlike its neighbouring bands),
+    and is broadcast over the pixels. Their sum, through a sigmoid, attenuates spectral variability before
+    the spectrum is merged into pieces.
+
+    The spectral conv reads the mean spectrum rather than every pixel's: measured on this CPU at batch 64,
+    a 7-tap conv along the bands of all 81 pixels cost 140 ms forward and 610 ms backward as one
+    single-channel conv (8 + 18 ms as a per-pixel depthwise conv), against well under a millisecond here.
 
     Args:
         bands: input bands.
@@ -33,12 +38,11 @@ class DynamicalMask(nn.Module):
         if spectral_kernel < 1 or spectral_kernel % 2 == 0:
             raise ValueError(f"spectral_kernel must be odd and >= 1, got {spectral_kernel}")
         self.spatial = nn.Conv2d(bands, bands, 3, padding=1, groups=bands)
-        # a (k x 1) conv over a (bands x pixels) image of one channel: the 1-D spectral conv, as a 4-D op
-        self.spectral = nn.Conv2d(1, 1, (spectral_kernel, 1), padding=(spectral_kernel // 2, 0), bias=False)
+        self.spectral = nn.Conv1d(1, 1, spectral_kernel, padding=spectral_kernel // 2, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        n, bands, height, width = x.shape
-        spectral = self.spectral(x.reshape(n, 1, bands, height * width)).reshape(n, bands, height, width)
+        spectrum = x.mean(dim=(2, 3)).unsqueeze(1)  # (N, 1, bands)
+        spectral = self.spectral(spectrum).transpose(1, 2).unsqueeze(-1)  # (N, bands, 1, 1)
         return x * torch.sigmoid(self.spatial(x) + spectral)
 
 
@@ -89,5 +93,5 @@ class SpectralFrontEnd(nn.Module):
         """Hand count of multiply-accumulates for one ``bands x height x width`` patch."""
         mask = 0
         if isinstance(self.mask, DynamicalMask):
-            mask = self.bands * height * width * (9 + self.mask.spectral.kernel_size[0])
+            mask = self.bands * (height * width * 9 + self.mask.spectral.kernel_size[0])
         return mask + self.sequence_length * self.width * 2 * self.piece_length

@@ -38,10 +38,12 @@ def selective_scan(x: torch.Tensor, delta: torch.Tensor, A: torch.Tensor, B: tor
     """
     decay = torch.exp(delta.unsqueeze(-1) * A)  # (N, L, E, S)
     drive = (delta * x).unsqueeze(-1) * B.unsqueeze(2)  # (N, L, E, S)
-    state = drive[:, 0]  # h_0 = dBx_0: the initial state is zero
+    # unbind, not indexing: one backward (a stack) instead of a zero-filled full-size gradient per step
+    drives, decays = drive.unbind(1), decay.unbind(1)
+    state = drives[0]  # h_0 = dBx_0: the initial state is zero
     states = [state]
-    for step in range(1, x.shape[1]):  # L is static (set by the band count): unrolled in the exported graph
-        state = torch.addcmul(drive[:, step], decay[:, step], state)
+    for step in range(1, len(drives)):  # L is static (set by the band count): unrolled in the exported graph
+        state = torch.addcmul(drives[step], decays[step], state)
         states.append(state)
     readout = torch.matmul(torch.stack(states, dim=1), C.unsqueeze(-1)).squeeze(-1)  # (N, L, E)
     return torch.addcmul(readout, x, D)

@@ -85,14 +85,14 @@ def test_mask_position_none_drops_the_mask_and_bad_options_are_model_errors():
 def test_mac_count_equals_the_hand_count():
     # spectralmamba_t on a 200-band 9x9 patch, 16 classes: 20 pieces of 16 bands (stride 10), d_model 32,
     # d_inner 64, state 8, dt_rank 2, causal conv 3
-    mask = 200 * 81 * 9 + 200 * 81 * 7  # depthwise 3x3 per band + 7-tap spectral conv per pixel
+    mask = 200 * 81 * 9 + 200 * 7  # depthwise 3x3 per band and pixel + 7-tap conv along the mean spectrum
     embed = 20 * 32 * 2 * 16  # one linear map of (centre, mean) x 16 bands per piece
     projections = 20 * (32 * 128 + 64 * (2 + 16) + 2 * 64 + 64 * 32)  # in_proj, x_proj, dt_proj, out_proj
     conv = 20 * 64 * 3
     scan = 19 * 64 * 8 + 20 * 64 * 8 + 20 * 64  # state updates (h_0 is free), read-out C.h, D skip
     head = 32 * 16
     hand = mask + embed + projections + conv + scan + head
-    assert hand == 453_760
+    assert hand == 341_760
     model = create_model("spectralmamba_t", 200, 16)
     assert count_macs(model, (1, 200, 9, 9)) == model.macs(9, 9) == hand
     small = create_model("spectralmamba_s", 13, 10)  # multispectral 13 x 32 x 32: 2 pieces of 7 bands
