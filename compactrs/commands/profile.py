@@ -16,9 +16,9 @@ def _int_list(value: str, name: str) -> tuple[int, ...]:
 
 
 def _default_out(runtime: str, threads: int, batch: int) -> str:
-    from compactrs._env import machine
+    from compactrs.deploy.machine import describe_machine
 
-    info = machine()
+    info = describe_machine()
     cpu = re.sub(r"[^a-z0-9]+", "-", info["cpu"].lower()).strip("-")
     cpu = "xeon" if "xeon" in cpu else cpu[:24]
     return f"profiles/{cpu}-{info['cores']}c-{runtime}-fp32-t{threads}" + (f"-b{batch}" if batch != 1 else "") + ".json"
@@ -76,7 +76,8 @@ def command(ctx, runtime, threads, batch, in_bands, input_size, init_channels, c
 
     from compactrs._progress import progress_bar
     from compactrs.cost._build import ProfileConfig, emit_profile_graphs, load_results, measure_profile, profile_from_results
-    from compactrs.cost._measure import TimingConfig
+    from compactrs.deploy.bundle import copy_package
+    from compactrs.deploy.timing import TimingConfig
     from compactrs.errors import ConfigError
 
     if clock == "cpu" and threads != 1:
@@ -92,9 +93,10 @@ def command(ctx, runtime, threads, batch, in_bands, input_size, init_channels, c
     with progress_bar(show_progress(as_json)) as progress:
         if emit_dir:
             folder = emit_profile_graphs(config, emit_dir, progress)
-            emit({"emitted": str(folder), "manifest": str(folder / "manifest.json")}, as_json,
-                 lambda r: click.echo(f"wrote {r['manifest']}; on the device run: python deploy/profile_runner.py "
-                                      f"{r['emitted']} --runtime {runtime}"))
+            copy_package(folder / "deploy")  # the torch-free runner travels with the graphs (numpy + the runtime on the device)
+            emit({"emitted": str(folder), "manifest": str(folder / "manifest.json"), "runner": str(folder / "deploy" / "profile_runner.py")},
+                 as_json, lambda r: click.echo(f"wrote {r['manifest']}; copy {r['emitted']} to the device and run there: "
+                                               f"python {r['runner']} {r['emitted']} --runtime {runtime}"))
             return
         out = out or _default_out(runtime, threads, batch)
         if measurements:
