@@ -113,10 +113,10 @@ def measure_pair(fp32_runner, int8_runner, input_shape, policy: Int8Policy, seed
 
 def time_block(fn: Callable[[], object], min_runs: int, min_seconds: float) -> tuple[float, dict]:
     """Median milliseconds of ``fn()`` over one timed block (2 warm-up calls), and the machine's conditions."""
-    from compactrs._timing import time_callable
+    from compactrs.runtime import TimingConfig, time_callable
 
-    result = time_callable(fn, warmup=2, min_runs=min_runs, min_seconds=min_seconds)
-    return result["median_ms"], result.get("conditions", {})
+    result = time_callable(fn, TimingConfig(warmup=2, min_runs=min_runs, min_seconds=min_seconds))
+    return result["median_ms"], result["conditions"]
 
 
 def keep_int8(build: Callable[[tuple[str, ...]], dict], runner_for: Callable[[str], object], fp32_file: str, int8_file: str,

@@ -33,11 +33,16 @@ def calibration_samples(dataset: Dataset, n: int, seed: int = 0) -> tuple[np.nda
     notes = []
     if n > available:
         notes.append(f"--calib {n} asked but the training split of {dataset.spec} has {available} samples; calibrating on all {available}")
-        n = available
     elif n < min(MIN_CALIBRATION, available):
         notes.append(f"calibrating on {n} samples, fewer than the recommended {MIN_CALIBRATION} ({available} available)")
-    index = np.sort(np.random.default_rng(seed).choice(available, size=n, replace=False))
+    index = calibration_index(dataset, n, seed)
     return np.ascontiguousarray(dataset.x_train[index], dtype=np.float32), "; ".join(notes) or None
+
+
+def calibration_index(dataset: Dataset, n: int, seed: int = 0) -> np.ndarray:
+    """The (sorted) training-split indices ``calibration_samples`` draws for ``n`` samples and ``seed``."""
+    available = len(dataset.x_train)
+    return np.sort(np.random.default_rng(seed).choice(available, size=min(n, available), replace=False))
 
 
 def _reader(samples: np.ndarray, input_name: str, batch: int):

@@ -4,12 +4,11 @@ import numpy as np
 import pytest
 import torch
 
-from compactrs.bench.runners import TorchRunner
 from compactrs.deploy.openvino_runner import OpenVinoRunner
-from compactrs.exporter.onnx import export_onnx
 from compactrs.exporter.validate import comparators_for, compare_runners, raise_if_failed, validation_inputs
 from compactrs.models import create_model, list_models
 from compactrs.nn.cells import random_genotype
+from compactrs.runtime import TorchRunner, export_onnx
 
 pytest.importorskip("openvino")
 from compactrs.exporter.openvino import convert_onnx_to_ir  # noqa: E402
