@@ -8,7 +8,7 @@ from compactrs.commands._common import emit, json_option, threads_option
 
 @click.command("bench")
 @click.argument("artifact", type=click.Path())
-@click.option("--runtime", type=click.Choice(["torch", "onnxruntime", "tensorrt"]), default="onnxruntime", show_default=True)
+@click.option("--runtime", type=click.Choice(["torch", "onnxruntime", "tensorrt", "openvino"]), default="onnxruntime", show_default=True)
 @click.option("--batch", "batches", default="1,8,32", show_default=True, help="comma-separated batch sizes")
 @click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True)
 @click.option("--min-runs", type=click.IntRange(min=1), default=30, show_default=True)
@@ -16,7 +16,7 @@ from compactrs.commands._common import emit, json_option, threads_option
 @threads_option(default=1)
 @json_option()
 def command(artifact, runtime, batches, warmup, min_runs, min_seconds, threads, as_json):
-    """Benchmark ARTIFACT (a run directory, an .onnx file, a bundle or a .plan) on this machine.
+    """Benchmark ARTIFACT (a run directory, an .onnx file, a bundle, a .plan or an OpenVINO .xml) on this machine.
 
     Warm-up, then median / p90 / p99 latency, throughput and peak memory (peak RSS delta) per batch size.
     """

@@ -24,13 +24,13 @@ def _scratch(stage: Path, name: str) -> Path:
 
 
 def _finish(decision: dict, target: Path, move: Callable[[str, Path], None], scratch: Path) -> dict:
-    if decision["chosen"] is not None:
-        move(decision["chosen"]["file"], target)
-        decision["file"] = target.name
-        decision["quantization"] = {**decision["chosen"]["quantization"], "file": target.name}
-        if "weights" in decision["quantization"]:
-            decision["quantization"]["weights"] = target.with_suffix(".bin").name
-        decision["chosen"] = {k: v for k, v in decision["chosen"].items() if k not in ("file", "quantization")}
+    """Move the chosen candidate to ``target``; the record is its quantisation info + the decision."""
+    chosen = decision.pop("chosen")
+    if chosen is not None:
+        move(chosen["file"], target)
+        decision = {**chosen["quantization"], "file": target.name, **decision, "left_in_float": chosen["quantization"].get("left_in_float", {})}
+        if "weights" in decision:
+            decision["weights"] = target.with_suffix(".bin").name
     shutil.rmtree(scratch, ignore_errors=True)
     return decision
 
@@ -39,7 +39,8 @@ def onnxruntime_int8(stage: Path, onnx_path: Path, calib: np.ndarray, method: st
                      log: Callable[[str], None] = lambda _: None) -> dict:
     """``model.int8.onnx`` (static QDQ) if it beats ``model.onnx`` here; ``policy=None`` keeps it unconditionally.
 
-    Returns ``{"kept": "int8" | "fp32", "file", "quantization", "reason", "candidates", "policy", ...}``.
+    Returns the kept model's quantisation info (format, calibration, ``left_in_float``...) and the decision:
+    ``kept`` ("int8" | "fp32"), ``reason``, ``candidates`` (each with its timings and judgement), ``policy``.
     """
     import onnx
 
@@ -49,7 +50,7 @@ def onnxruntime_int8(stage: Path, onnx_path: Path, calib: np.ndarray, method: st
     target = stage / "model.int8.onnx"
     if policy is None:
         info = quantize_int8(onnx_path, target, calib, method)
-        return {"kept": "int8", "file": target.name, "quantization": info, "policy": None,
+        return {**info, "kept": "int8", "file": target.name, "policy": None,
                 "reason": "kept without a speed check (--no-int8-speed-check)"}
     scratch = _scratch(stage, "onnxruntime-int8")
 
@@ -76,7 +77,7 @@ def openvino_int8(stage: Path, xml_path: Path, calib: np.ndarray, input_shape, p
 
     if policy is None:
         info = quantize_ir_int8(xml_path, target, calib, accuracy_control=accuracy_control)
-        return {"kept": "int8", "file": target.name, "quantization": info, "policy": None,
+        return {**info, "kept": "int8", "left_in_float": {}, "policy": None,
                 "reason": "kept without a speed check (--no-int8-speed-check)"}
     scratch = _scratch(stage, "openvino-int8")
 

@@ -154,5 +154,6 @@ def keep_int8(build: Callable[[tuple[str, ...]], dict], runner_for: Callable[[st
     else:
         reason = (f"INT8 with {chosen['float_groups'] or 'no op group'} left in float: {chosen['judgement']['reason']}")
     return {"kept": "int8" if chosen else "fp32", "chosen": chosen, "reason": reason, "policy": policy.to_dict(),
+            "float_groups": chosen["float_groups"] if chosen else None,
             "contended": any(c["contended"] for c in candidates),
             "candidates": [{k: v for k, v in c.items() if k not in ("file", "quantization")} for c in candidates]}
