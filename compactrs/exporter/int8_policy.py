@@ -40,7 +40,7 @@ class Int8Policy:
     threads: int | None = 1
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "batches": list(self.batches)}
 
 
 def judge(timings: dict, policy: Int8Policy) -> dict:
