@@ -20,8 +20,8 @@ from compactrs.commands._common import emit, json_option, overwrite_option, seed
               help="keep an INT8 model only if it is faster than FP32 here (batch 1 and 32), leaving slow op groups in float if that helps")
 @click.option("--simplify/--no-simplify", default=True, show_default=True, help="simplify the graph with onnxslim (kept only if numerically identical)")
 @click.option("--opset", type=click.IntRange(min=17), default=17, show_default=True)
-@click.option("--atol", type=float, default=1e-5, show_default=True, help="FP32 parity: absolute tolerance")
-@click.option("--rtol", type=float, default=1e-5, show_default=True, help="FP32 parity: relative tolerance")
+@click.option("--atol", type=click.FloatRange(min=0), default=1e-5, show_default=True, help="FP32 parity: absolute tolerance")
+@click.option("--rtol", type=click.FloatRange(min=0), default=1e-5, show_default=True, help="FP32 parity: relative tolerance")
 @click.option("--max-oa-drop", type=click.FloatRange(0, 1), default=0.01, show_default=True, help="INT8/FP16: largest allowed drop of overall accuracy on the test split")
 @click.option("--min-agreement", type=click.FloatRange(0, 1), default=0.97, show_default=True, help="INT8/FP16: smallest allowed top-1 agreement with PyTorch")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="bundle directory [default: RUN/bundle]")
@@ -46,7 +46,7 @@ def command(run, onnx_flag, trt, fp16, int8, calib, openvino_flag, bf16, max_dro
     config = ExportConfig(trt=trt, fp16=fp16, int8=int8, calib=calib, simplify=simplify, opset=opset, atol=atol, rtol=rtol,
                           max_oa_drop=max_oa_drop, min_agreement=min_agreement, threads=threads, seed=seed, openvino=openvino_flag,
                           bf16=bf16, max_drop=max_drop, int8_speed_check=int8_speed_check)
-    with progress_bar(show_progress(as_json)) as progress:
+    with progress_bar(show_progress(as_json), notes=True) as progress:
         manifest = export(run, out, config, progress=progress, overwrite=overwrite)
     emit(manifest, as_json, _print)
 

@@ -26,7 +26,7 @@ def print_report(report: dict) -> None:
 @click.command("train")
 @click.argument("model")
 @data_option()
-@click.option("--epochs", type=click.IntRange(min=0), default=30, show_default=True, help="training epochs")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True, help="training epochs")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.05, show_default=True, help="initial SGD learning rate (cosine decay)")
 @click.option("--weight-decay", type=click.FloatRange(min=0), default=5e-4, show_default=True)

@@ -46,5 +46,5 @@ def evaluate_bundle(bundle: str | os.PathLike, data: str | Dataset | None = None
     with make_runner(runtime, bundle / model_file, threads, **options) as runner:
         logits = runner.infer_batched(dataset.x_test, batch=64)
     metrics = classification_metrics(dataset.y_test, logits.argmax(axis=1), dataset.num_classes)
-    return {**metrics, "dataset": dataset.spec, "run": str(bundle), "model_file": model_file, "runtime": runtime,
-            "precision": precision, "reported": None}
+    return {**metrics, "class_names": list(contract["class_names"]), "dataset": dataset.spec, "run": str(bundle),
+            "model_file": model_file, "runtime": runtime, "precision": precision, "reported": None}

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,16 +27,6 @@ GENOTYPE = {"normal": [["sep_conv_3x3", 0], ["max_pool_3x3", 1], ["sep_conv_3x3"
             "depths": [1, 1]}
 
 
-_NO_TORCH = """
-import sys, runpy
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "compactrs"):
-            raise ImportError("blocked in this test: " + name)
-sys.meta_path.insert(0, Block())
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +38,9 @@ def emitted(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_profile(emitted) -> Path:
+def tiny_profile(emitted, device_python) -> Path:
     """The emitted folder measured by deploy/profile_runner.py with torch and compactrs unimportable."""
-    result = subprocess.run([sys.executable, "-c", _NO_TORCH, str(REPO / "compactrs" / "deploy" / "profile_runner.py"), str(emitted),
-                             "--min-seconds", "0.01", "--quiet"], capture_output=True, text=True, timeout=300)
+    result = device_python(REPO / "compactrs" / "deploy" / "profile_runner.py", emitted, "--min-seconds", "0.01", "--quiet", timeout=300)
     assert result.returncode == 0, result.stderr
     out = emitted.parent / "tiny.json"
     assert main(["profile", "--from-measurements", str(emitted), "--out", str(out)]) == 0
@@ -193,11 +180,11 @@ def test_cpu_clock_needs_one_thread(capsys):
     assert "needs --threads 1" in capsys.readouterr().err
 
 
-def test_runner_is_blocked_from_torch_for_real(tmp_path):
+def test_runner_is_blocked_from_torch_for_real(tmp_path, device_python):
     script = tmp_path / "probe.py"
     script.write_text("import torch\n")
-    result = subprocess.run([sys.executable, "-c", _NO_TORCH, str(script)], capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0 and "blocked in this test: torch" in result.stderr
+    result = device_python(script, timeout=60)
+    assert result.returncode != 0 and "torch is not available on the device" in result.stderr
 
 
 def test_unread_cell_inputs_are_not_priced(tiny_profile):
