@@ -57,7 +57,7 @@ def _resolve(artifact: Path, runtime: str, threads: int | None, workdir: Path) -
         path = export_onnx(model, workdir / "model.onnx", shape)
         return OnnxRuntimeRunner(path, threads), shape, f"{artifact} (exported to ONNX for this measurement)"
     if runtime == "openvino":
-        from compactrs.exporter.openvino import convert_onnx_to_ir
+        from compactrs.runtime.openvino import convert_onnx_to_ir
 
         convert_onnx_to_ir(export_onnx(model, workdir / "model.onnx", shape), workdir / "model.xml")
         return make_runner("openvino", workdir / "model.xml", threads), shape, f"{artifact} (exported to an OpenVINO IR for this measurement, f32)"

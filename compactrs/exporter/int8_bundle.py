@@ -44,7 +44,7 @@ def onnxruntime_int8(stage: Path, onnx_path: Path, calib: np.ndarray, method: st
     """
     import onnx
 
-    from compactrs.exporter.quantize import onnx_node_groups, quantize_int8
+    from compactrs.runtime.quantize import onnx_node_groups, quantize_int8
     from compactrs.runtime import OnnxRuntimeRunner
 
     target = stage / "model.int8.onnx"
@@ -67,7 +67,7 @@ def openvino_int8(stage: Path, xml_path: Path, calib: np.ndarray, input_shape, p
                   accuracy_control: dict | None = None, log: Callable[[str], None] = lambda _: None) -> dict:
     """``model.int8.xml`` / ``.bin`` (NNCF) if it beats ``model.xml`` (f32) here; ``policy=None`` keeps it regardless."""
     from compactrs.deploy.openvino_runner import OpenVinoRunner
-    from compactrs.exporter.openvino import op_names_by_group, quantize_ir_int8, read_ir
+    from compactrs.runtime.openvino import op_names_by_group, quantize_ir_int8, read_ir
 
     target = stage / "model.int8.xml"
     groups_present = op_names_by_group(read_ir(xml_path))

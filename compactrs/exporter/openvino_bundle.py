@@ -14,7 +14,7 @@ import numpy as np
 
 from compactrs.exporter.int8_bundle import openvino_int8
 from compactrs.exporter.int8_policy import Int8Policy, measure_pair
-from compactrs.exporter.openvino import MIN_OPENVINO_CALIBRATION, convert_onnx_to_ir
+from compactrs.runtime.openvino import MIN_OPENVINO_CALIBRATION, convert_onnx_to_ir
 from compactrs.exporter.validate import comparators_for, compare_runners, raise_if_failed
 
 

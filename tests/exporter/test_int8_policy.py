@@ -7,7 +7,7 @@ import torch
 
 from compactrs.exporter.int8_bundle import onnxruntime_int8
 from compactrs.exporter.int8_policy import FLOAT_GROUPS, Int8Policy, candidate_groups, choose, judge
-from compactrs.exporter.quantize import onnx_node_groups, quantize_int8
+from compactrs.runtime.quantize import onnx_node_groups, quantize_int8
 from compactrs.models import create_model
 from compactrs.runtime import export_onnx
 
@@ -114,7 +114,7 @@ def test_bundle_int8_decision_is_consistent_with_its_timings(cell_onnx, tmp_path
 @pytest.mark.slow  # ~35 s: two NNCF runs over a cell net's few hundred ops
 def test_openvino_ignored_scope_leaves_ops_in_float(cell_onnx, tmp_path):
     pytest.importorskip("openvino")
-    from compactrs.exporter.openvino import convert_onnx_to_ir, op_names_by_group, quantize_ir_int8, read_ir
+    from compactrs.runtime.openvino import convert_onnx_to_ir, op_names_by_group, quantize_ir_int8, read_ir
 
     convert_onnx_to_ir(cell_onnx, tmp_path / "m.xml")
     groups = op_names_by_group(read_ir(tmp_path / "m.xml"))

@@ -11,7 +11,7 @@ from compactrs.nn.cells import random_genotype
 from compactrs.runtime import TorchRunner, export_onnx
 
 pytest.importorskip("openvino")
-from compactrs.exporter.openvino import convert_onnx_to_ir  # noqa: E402
+from compactrs.runtime.openvino import convert_onnx_to_ir  # noqa: E402
 
 BANDS, CLASSES = 5, 4
 SIZE = {"patchcnn": 9}  # everything else at 32×32 (16×16 for cell nets)
