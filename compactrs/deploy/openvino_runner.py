@@ -103,6 +103,44 @@ class OpenVinoRunner(Runner):
         # copy: the output tensor's memory belongs to the request and is overwritten by the next call
         return np.array(self.request.get_output_tensor(0).data, dtype=np.float32, copy=True)
 
+    def kernel_times(self, x: np.ndarray, runs: int = 20, warmup: int = 3) -> list[dict]:
+        """Median time of every kernel OpenVINO executes for ``x``: the fused kernels of its optimised graph.
+
+        Compiles a second, profiling copy (``PERF_COUNT``) with this runner's config, so the runner's own timing
+        stays free of the counters. Fused layers (a ReLU inside a convolution) have no kernel of their own: they
+        appear in ``fused`` (``originalLayersNames``) of the kernel that runs them — what a fusion-aware latency
+        model needs (``compactrs.cost``).
+
+        Returns:
+            One dict per executed kernel, in execution order: ``name``, ``type`` (layer type), ``exec_type``
+            (the implementation, e.g. ``brgconv_avx512_f32``), ``precision``, ``fused`` (the IR's layer names
+            it runs), ``median_ms``, ``runs``.
+        """
+        ov = import_openvino("profiling OpenVINO kernels")
+        core = ov.Core()
+        compiled = core.compile_model(core.read_model(str(self.path)), self.device, {**self.config, "PERF_COUNT": True})
+        request = compiled.create_infer_request()
+        feed = {0: np.ascontiguousarray(x, dtype=np.float32)}
+        for _ in range(warmup):
+            request.infer(feed)
+        samples: dict[str, list[float]] = {}
+        kinds: dict[str, tuple[str, str]] = {}
+        for _ in range(runs):
+            request.infer(feed)
+            for info in request.profiling_info:
+                if info.status == info.Status.EXECUTED:
+                    samples.setdefault(info.node_name, []).append(info.real_time.total_seconds() * 1e3)
+                    kinds[info.node_name] = (info.node_type, info.exec_type)
+        runtime_ops = {op.get_friendly_name(): op.get_rt_info() for op in compiled.get_runtime_model().get_ordered_ops()}
+        kernels = []
+        for name, times in samples.items():
+            info = runtime_ops.get(name, {})
+            fused = info["originalLayersNames"].astype(str).split(",") if "originalLayersNames" in info else []
+            precision = info["runtimePrecision"].astype(str) if "runtimePrecision" in info else None
+            kernels.append({"name": name, "type": kinds[name][0], "exec_type": kinds[name][1], "precision": precision,
+                            "fused": [f for f in fused if f], "median_ms": float(np.median(times)), "runs": len(times)})
+        return kernels
+
     def prepared_call(self, x: np.ndarray):
         """A zero-argument callable running ``x`` (already converted): what the profiler times."""
         feed = {0: np.ascontiguousarray(x, dtype=np.float32)}
