@@ -8,7 +8,7 @@ from importlib import metadata
 def versions() -> dict:
     """Versions of Python, compactrs and the numerical stack (absent packages are left out)."""
     out = {"python": platform.python_version()}
-    for package in ("compactrs", "torch", "numpy", "onnx", "onnxruntime", "fvcore", "torch-pruning", "tensorrt"):
+    for package in ("compactrs", "torch", "numpy", "onnx", "onnxruntime", "fvcore", "torch-pruning", "tensorrt", "openvino", "nncf"):
         try:
             out[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

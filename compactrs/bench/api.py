@@ -37,9 +37,13 @@ def _resolve(artifact: Path, runtime: str, threads: int | None, workdir: Path) -
             return make_runner(runtime, path, threads), shape, str(path)
         raise ConfigError(f"a bundle holds no PyTorch model; bench the run directory ({manifest['run']}) with --runtime torch")
     if artifact.suffix == ".onnx":
-        if runtime != "onnxruntime":
-            raise ConfigError(f"an .onnx file runs with --runtime onnxruntime (or export a bundle and build a TensorRT plan), not {runtime}")
-        return OnnxRuntimeRunner(artifact, threads), _input_shape_from_onnx(artifact), str(artifact)
+        if runtime not in ("onnxruntime", "openvino"):
+            raise ConfigError(f"an .onnx file runs with --runtime onnxruntime or openvino (or export a bundle and build a TensorRT plan), not {runtime}")
+        return make_runner(runtime, artifact, threads), _input_shape_from_onnx(artifact), str(artifact)
+    if artifact.suffix == ".xml":
+        if runtime != "openvino":
+            raise ConfigError(f"an .xml file is an OpenVINO IR: bench it with --runtime openvino, not {runtime}")
+        return make_runner("openvino", artifact, threads), None, str(artifact)
     if artifact.suffix in (".plan", ".engine"):
         return make_runner("tensorrt", artifact), None, str(artifact)
     from compactrs.training import load_checkpoint
@@ -52,6 +56,11 @@ def _resolve(artifact: Path, runtime: str, threads: int | None, workdir: Path) -
     if runtime == "onnxruntime":
         path = export_onnx(model, workdir / "model.onnx", shape)
         return OnnxRuntimeRunner(path, threads), shape, f"{artifact} (exported to ONNX for this measurement)"
+    if runtime == "openvino":
+        from compactrs.runtime.openvino import convert_onnx_to_ir
+
+        convert_onnx_to_ir(export_onnx(model, workdir / "model.onnx", shape), workdir / "model.xml")
+        return make_runner("openvino", workdir / "model.xml", threads), shape, f"{artifact} (exported to an OpenVINO IR for this measurement, f32)"
     raise ConfigError("a TensorRT benchmark needs an engine: export a bundle with --trt and build model.plan on the device")
 
 
@@ -61,7 +70,7 @@ def benchmark(artifact: str | os.PathLike, runtime: str = "onnxruntime", batches
 
     Args:
         artifact: a run directory (or model.pt), an .onnx file, a bundle directory, or a .plan (TensorRT).
-        runtime: torch | onnxruntime | tensorrt.
+        runtime: torch | onnxruntime | tensorrt | openvino (FP32 with the f32 hint pinned).
         batches: batch sizes to measure, each on fresh random N(0,1) inputs of the model's input shape.
         threads: intra-op threads for torch / onnxruntime (None = the runtime's default).
 

@@ -17,7 +17,7 @@ from compactrs.deploy.runners import RUNTIMES  # the registry (torch-free, numpy
 @threads_option(default=1)
 @json_option()
 def command(artifact, runtime, batches, warmup, min_runs, min_seconds, threads, as_json):
-    """Benchmark ARTIFACT (a run directory, an .onnx file, a bundle or a .plan) on this machine.
+    """Benchmark ARTIFACT (a run directory, an .onnx file, a bundle, a .plan or an OpenVINO .xml) on this machine.
 
     Warm-up, then median / p90 / p99 latency, throughput and peak memory (peak RSS delta) per batch size.
     """

@@ -13,6 +13,11 @@ from compactrs.commands._common import emit, json_option, overwrite_option, seed
 @click.option("--fp16", is_flag=True, help="also write model.fp16.onnx (GPU targets); with --trt, an FP16 engine")
 @click.option("--int8", is_flag=True, help="also write model.int8.onnx (onnxruntime static QDQ, per-channel weights); with --trt, an INT8 engine")
 @click.option("--calib", type=click.IntRange(min=1), default=500, show_default=True, help="real training samples for INT8 calibration")
+@click.option("--openvino", "openvino_flag", is_flag=True, help="also write the OpenVINO IR model.xml/.bin (FP32, f32 pinned; with --int8 an NNCF INT8 IR)")
+@click.option("--bf16", is_flag=True, help="with --openvino: also offer model.xml in bf16 (gated by top-1 agreement and OA drop); never used unless asked")
+@click.option("--max-drop", type=float, default=None, help="with --openvino --int8: NNCF accuracy-controlled INT8 that keeps the OA drop on held-out training samples <= this (0.005 = half a point)")
+@click.option("--int8-speed-check/--no-int8-speed-check", default=True, show_default=True,
+              help="keep an INT8 model only if it is faster than FP32 here (batch 1 and 32), leaving slow op groups in float if that helps")
 @click.option("--simplify/--no-simplify", default=True, show_default=True, help="simplify the graph with onnxslim (kept only if numerically identical)")
 @click.option("--opset", type=click.IntRange(min=17), default=17, show_default=True)
 @click.option("--atol", type=click.FloatRange(min=0), default=1e-5, show_default=True, help="FP32 parity: absolute tolerance")
@@ -24,20 +29,23 @@ from compactrs.commands._common import emit, json_option, overwrite_option, seed
 @threads_option(default=1)
 @seed_option()
 @json_option()
-def command(run, onnx_flag, trt, fp16, int8, calib, simplify, opset, atol, rtol, max_oa_drop, min_agreement, out, overwrite, threads, seed, as_json):
+def command(run, onnx_flag, trt, fp16, int8, calib, openvino_flag, bf16, max_drop, int8_speed_check, simplify, opset, atol, rtol, max_oa_drop, min_agreement, out, overwrite, threads, seed, as_json):
     """Export RUN's model to a validated deploy bundle.
 
     Every exported model is checked against PyTorch on real test samples plus random and extreme
-    inputs (FP32: atol = rtol = 1e-5; INT8/FP16: top-1 agreement and OA drop). A failed check exits
-    with code 3 and writes no bundle. The bundle holds model.onnx (+ model.int8.onnx, model.fp16.onnx),
-    manifest.json (hashes, input contract, parity), golden.npz and deploy/ (verify, run, bench,
-    build_engine: numpy + onnxruntime/tensorrt only).
+    inputs (FP32: atol = rtol = 1e-5; INT8/FP16/BF16: top-1 agreement and OA drop). A failed check exits
+    with code 3 and writes no bundle. An INT8 model is kept only if it is faster than FP32 on this
+    machine (otherwise the bundle keeps FP32 and says so with both timings). The bundle holds model.onnx
+    (+ model.int8.onnx, model.fp16.onnx, OpenVINO model.xml/.bin and model.int8.xml/.bin), manifest.json
+    (hashes, input contract, parity, INT8 decisions), golden.npz and deploy/ (verify, run, bench,
+    build_engine: numpy + one runtime, no torch).
     """
     from compactrs._progress import progress_bar
     from compactrs.exporter import ExportConfig, export
 
     config = ExportConfig(trt=trt, fp16=fp16, int8=int8, calib=calib, simplify=simplify, opset=opset, atol=atol, rtol=rtol,
-                          max_oa_drop=max_oa_drop, min_agreement=min_agreement, threads=threads, seed=seed)
+                          max_oa_drop=max_oa_drop, min_agreement=min_agreement, threads=threads, seed=seed, openvino=openvino_flag,
+                          bf16=bf16, max_drop=max_drop, int8_speed_check=int8_speed_check)
     with progress_bar(show_progress(as_json), notes=True) as progress:
         manifest = export(run, out, config, progress=progress, overwrite=overwrite)
     emit(manifest, as_json, _print)
@@ -63,6 +71,14 @@ def _print(m: dict) -> None:
         click.echo(f"parity       {key}: ok on {report['n_inputs']} inputs ({report['n_real']} real): {', '.join(parts)}")
         for batch, s in (report.get("speed") or {}).items():
             click.echo(f"speed        {key} {batch}: {s['fp32_ms']:.3f} ms fp32 → {s['reduced_ms']:.3f} ms ({s['speedup']:.2f}x)")
+    for key in ("quantization", "openvino"):
+        decision = (m.get(key) or {}).get("int8") if key == "openvino" else m.get(key)
+        if decision and decision.get("policy"):
+            runtime = "openvino" if key == "openvino" else "onnxruntime"
+            click.echo(f"int8         {runtime}: kept {decision['kept'].upper()} — {decision['reason']}")
+            for c in decision["candidates"]:
+                speeds = ", ".join(f"b{b} {v['fp32_ms']:.3f}→{v['int8_ms']:.3f} ms ({v['speedup']:.2f}x)" for b, v in c["judgement"]["per_batch"].items())
+                click.echo(f"  float: {', '.join(c['float_groups']) or 'none':<34} {speeds}{'  [machine busy]' if c['contended'] else ''}")
     check = m["tensorrt"]["graph_check"]
     click.echo(f"tensorrt     graph check: {'ok' if check['passed'] else 'FAILS'} ({check['errors']} errors, {check['warnings']} warnings)")
     for issue in check["issues"][:10]:

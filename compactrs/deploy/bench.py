@@ -1,6 +1,6 @@
 """Benchmark a compactrs bundle on the device (no torch): latency percentiles, throughput, peak memory.
 
-    python BUNDLE/deploy/bench.py [--runtime onnxruntime|tensorrt] [--model FILE] [--batch 1,8,32] [--threads N] [--json]
+    python BUNDLE/deploy/bench.py [--runtime onnxruntime|tensorrt|openvino] [--model FILE] [--precision P] [--batch 1,8,32] [--threads N] [--json]
     python -m compactrs.deploy.bench BUNDLE ...
 
 Latency is the median of the timed runs (timing.py); every row says whether other processes competed for
@@ -23,25 +23,27 @@ if __package__ in (None, ""):  # run as a file (python BUNDLE/deploy/bench.py): 
 
 from .bundle import BundleError, bundle_root, fail, load_manifest  # noqa: E402
 from .machine import MEMORY_METHOD, describe_machine, peak_rss_delta_mb, reset_peak_rss  # noqa: E402
-from .runners import RUNTIMES, bundle_runner, runtime_entry  # noqa: E402
+from .runners import RUNTIMES, bundle_precision, bundle_runner, runtime_entry  # noqa: E402
 from .timing import TimingConfig  # noqa: E402
 
 
-def bench(bundle: Path, runtime: str, model: str | None, batches, threads: int | None, warmup: int, min_runs: int, min_seconds: float) -> dict:
+def bench(bundle: Path, runtime: str, model: str | None, batches, threads: int | None, warmup: int, min_runs: int, min_seconds: float,
+          precision: str | None = None) -> dict:
     """Time the bundle's model at each batch size on seeded N(0,1) inputs of its input shape."""
     manifest = load_manifest(bundle)
     shape = manifest["input_spec"]["shape"][1:]
     rng = np.random.default_rng(0)
     config = TimingConfig(warmup=warmup, min_runs=min_runs, min_seconds=min_seconds, contention_retries=1)
     rows = []
-    with bundle_runner(bundle, runtime, model, threads) as runner:
+    precision = bundle_precision(manifest, runtime, model, precision)
+    with bundle_runner(bundle, runtime, model, threads, precision) as runner:
         for batch in batches:
             x = rng.standard_normal((batch, *shape)).astype(np.float32)
             baseline = reset_peak_rss()
             timing = runner.timing(x, config)
             rows.append({**timing, "throughput_per_s": batch * 1e3 / timing["median_ms"], "peak_mem_mb": peak_rss_delta_mb(baseline)})
         threads_used = runner.threads_used()
-    return {"bundle": str(bundle), "runtime": runtime, "model": model or runtime_entry(runtime).default_file,
+    return {"bundle": str(bundle), "runtime": runtime, "model": model or runtime_entry(runtime).default_file, "precision": precision,
             "threads": threads_used, "machine": describe_machine(), "memory_method": MEMORY_METHOD,
             "statistic": "median", "contended": any(r["conditions"]["contended"] for r in rows), "results": rows}
 
@@ -56,6 +58,8 @@ def main(argv=None) -> int:
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--min-runs", type=int, default=30)
     parser.add_argument("--min-seconds", type=float, default=1.0)
+    parser.add_argument("--precision", choices=["fp32", "bf16", "int8", "fp16"], default=None,
+                        help="precision of the model file, as the manifest offers it (OpenVINO: model.xml as fp32 or bf16; default: the file's first entry)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     try:
@@ -65,7 +69,7 @@ def main(argv=None) -> int:
     except ValueError:
         fail(f"--batch '{args.batch}' is not a list of positive integers; write e.g. --batch 1,8,32")
     try:
-        report = bench(bundle_root(args.bundle), args.runtime, args.model, batches, args.threads, args.warmup, args.min_runs, args.min_seconds)
+        report = bench(bundle_root(args.bundle), args.runtime, args.model, batches, args.threads, args.warmup, args.min_runs, args.min_seconds, args.precision)
     except ImportError as exc:
         fail(f"runtime {args.runtime} is not importable here ({exc}); {RUNTIMES[args.runtime].install_hint}")
     except (BundleError, ValueError) as exc:
@@ -73,7 +77,7 @@ def main(argv=None) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"{report['model']} [{report['runtime']}, threads {report['threads']}] on {report['machine']['cpu']}")
+        print(f"{report['model']} [{report['runtime']}{', ' + report['precision'] if report['precision'] else ''}, threads {report['threads']}] on {report['machine']['cpu']}")
         print(f"{'batch':>5} {'median ms':>10} {'p90 ms':>9} {'p99 ms':>9} {'samples/s':>10} {'peak MB':>8}")
         for r in report["results"]:
             mem = "-" if r["peak_mem_mb"] is None else f"{r['peak_mem_mb']:.1f}"

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Measure a folder of op graphs on the device: numpy + onnxruntime (or TensorRT) only, never torch or compactrs.
+"""Measure a folder of op graphs on the device: numpy + onnxruntime (or TensorRT, or OpenVINO) only, never torch or compactrs.
 
 On a workstation:   compactrs profile --emit graphs/            (op graphs + fitting networks + manifest.json + deploy/)
-On the device:      python graphs/deploy/profile_runner.py graphs/ [--runtime onnxruntime|tensorrt] [--threads 1]
+On the device:      python graphs/deploy/profile_runner.py graphs/ [--runtime onnxruntime|tensorrt|openvino] [--threads 1]
                     (or python -m compactrs.deploy.profile_runner graphs/ where compactrs is installed)
                     → graphs/measurements.json
 Back on the workstation:  compactrs profile --from-measurements graphs/measurements.json --out profiles/DEV.json
@@ -42,14 +42,18 @@ MANIFEST_SCHEMA = "compactrs.profile-graphs/1"
 class GraphTimer:
     """Keeps one active runner per graph and hands out the zero-argument calls the interleaved timing runs."""
 
-    def __init__(self, runtime: str, threads: int | None, fp16: bool):
-        self.runtime, self.threads, self.fp16 = runtime, threads, fp16
+    def __init__(self, runtime: str, threads: int | None, fp16: bool, precision: str = "fp32"):
+        self.runtime, self.threads, self.fp16, self.precision = runtime, threads, fp16, precision
         self.runners = []
         self.plans = tempfile.TemporaryDirectory(prefix="compactrs-plans-")  # engines are built here, not in the folder
         if runtime == "tensorrt":
             import tensorrt  # noqa: F401  (fail early, before any graph is built)
 
             self.version, self.provider = tensorrt.__version__, "TensorRT"
+        elif runtime == "openvino":
+            from .openvino_runner import import_openvino
+
+            self.version, self.provider = import_openvino("timing op graphs in OpenVINO").__version__, "CPU"
         else:
             import onnxruntime
 
@@ -62,6 +66,10 @@ class GraphTimer:
             plan = Path(self.plans.name) / f"{len(self.runners)}.plan"
             build_engine(path, plan, "fp16" if self.fp16 else "fp32", x.shape, max_batch=x.shape[0], opt_batch=x.shape[0])
             runner = TensorRTRunner(plan).activate()
+        elif self.runtime == "openvino":  # .onnx graphs are read directly; INT8 graphs come as NNCF IRs (.xml)
+            from .openvino_runner import OpenVinoRunner
+
+            runner = OpenVinoRunner(path, self.threads, precision=self.precision if self.precision in ("bf16", "int8") else "fp32").activate()
         else:
             runner = OnnxRuntimeRunner(path, self.threads, providers=[self.provider]).activate()
         self.runners.append(runner)
@@ -81,7 +89,8 @@ def run_folder(folder: Path, args) -> dict:
         raise SystemExit("error: --clock cpu measures the calling thread, so it needs --threads 1")
     config = TimingConfig(warmup=args.warmup, min_runs=args.min_runs, min_seconds=args.min_seconds, max_runs=args.max_runs,
                           retries=args.retries, rounds=args.rounds, clock=args.clock)
-    timer = GraphTimer(args.runtime, threads, args.fp16)
+    precision = args.precision or ("fp16" if args.fp16 else "fp32")
+    timer = GraphTimer(args.runtime, threads, args.fp16, precision)
     started = time.perf_counter()
     rng = np.random.default_rng(0)
     calls = [timer.call(folder / item["file"], rng.standard_normal(tuple(item["input_shape"])).astype(np.float32))
@@ -93,7 +102,7 @@ def run_folder(folder: Path, args) -> dict:
     manifest["timing"] = config.to_dict()
     return {"schema": RESULTS_SCHEMA, "device": describe_machine(), "threads": threads,
             "runtime": {"name": args.runtime, "version": timer.version, "provider": timer.provider},
-            "precision": "fp16" if args.fp16 else "fp32", "seconds": time.perf_counter() - started,
+            "precision": precision, "seconds": time.perf_counter() - started,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "conditions": conditions, "manifest": manifest, "records": records}
 
@@ -101,9 +110,11 @@ def run_folder(folder: Path, args) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", type=Path, help="folder written by 'compactrs profile --emit'")
-    parser.add_argument("--runtime", choices=("onnxruntime", "tensorrt"), default="onnxruntime")
+    parser.add_argument("--runtime", choices=("onnxruntime", "tensorrt", "openvino"), default="onnxruntime")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads (default: the manifest's)")
     parser.add_argument("--fp16", action="store_true", help="TensorRT: build FP16 engines")
+    parser.add_argument("--precision", choices=("fp32", "fp16", "bf16", "int8"), default=None,
+                        help="precision recorded (and OpenVINO's hint: bf16, else f32); int8 folders hold INT8 graphs built on the host")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="wall time, or the thread's CPU time (robust on a busy machine; needs --threads 1)")
     parser.add_argument("--warmup", type=int, default=10)

@@ -1,6 +1,6 @@
 """Classify raw patches with a compactrs bundle (no torch): .npy or GeoTIFF files, or directories of them.
 
-    python BUNDLE/deploy/run.py PATCH_OR_DIR... [--runtime onnxruntime|tensorrt] [--model FILE] [--json]
+    python BUNDLE/deploy/run.py PATCH_OR_DIR... [--runtime onnxruntime|tensorrt|openvino] [--model FILE] [--precision P] [--json]
     python -m compactrs.deploy.run PATCH_OR_DIR... --bundle BUNDLE ...
 
 Raw patches are (H, W, bands) in the source's band order; the manifest's preprocessing (band selection,
@@ -24,7 +24,7 @@ if __package__ in (None, ""):  # run as a file (python BUNDLE/deploy/run.py): lo
 
 from .bundle import BundleError, bundle_root, fail, load_manifest  # noqa: E402
 from .patches import preprocess, read_patch  # noqa: E402
-from .runners import RUNTIMES, bundle_runner  # noqa: E402
+from .runners import RUNTIMES, bundle_precision, bundle_runner  # noqa: E402
 
 SUFFIXES = (".npy", ".tif", ".tiff")
 
@@ -56,12 +56,13 @@ def load_inputs(files, spec: dict, normalised: bool) -> tuple[np.ndarray, list[s
     return np.concatenate(arrays), sources
 
 
-def classify(bundle: Path, paths, runtime: str = "onnxruntime", model: str | None = None, normalised: bool = False, batch: int = 32) -> list[dict]:
+def classify(bundle: Path, paths, runtime: str = "onnxruntime", model: str | None = None, normalised: bool = False, batch: int = 32,
+             precision: str | None = None) -> list[dict]:
     manifest = load_manifest(bundle)
     spec = manifest["input_spec"]
     files = collect(paths)
     x, sources = load_inputs(files, spec, normalised)
-    with bundle_runner(bundle, runtime, model) as runner:
+    with bundle_runner(bundle, runtime, model, precision=bundle_precision(manifest, runtime, model, precision)) as runner:
         logits = runner.infer_batched(x, batch)
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs = shifted / shifted.sum(axis=1, keepdims=True)
@@ -78,10 +79,12 @@ def main(argv=None) -> int:
     parser.add_argument("--model", help="model file inside the bundle (default: model.onnx / model.plan)")
     parser.add_argument("--normalised", action="store_true", help="inputs are already normalised (C, H, W) model inputs")
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--precision", choices=["fp32", "bf16", "int8", "fp16"], default=None,
+                        help="precision of the model file, as the manifest offers it (OpenVINO: model.xml as fp32 or bf16; default: the file's first entry)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     try:
-        rows = classify(bundle_root(args.bundle), args.paths, args.runtime, args.model, args.normalised, args.batch)
+        rows = classify(bundle_root(args.bundle), args.paths, args.runtime, args.model, args.normalised, args.batch, args.precision)
     except ImportError as exc:
         fail(f"runtime {args.runtime} is not importable here ({exc}); {RUNTIMES[args.runtime].install_hint}")
     except BundleError as exc:

@@ -143,6 +143,7 @@ class RuntimeEntry:
     runner: str                 # "module:Class" inside this package, imported when first used
     cpu_bound: bool = True
     device_options: tuple = ()  # (name, value) pairs the device scripts pass to the runner (e.g. the GPU provider)
+    takes_precision: bool = False  # the runner compiles a file for a precision (``precision=`` of a bundle entry)
 
     def runner_class(self):
         module, _, cls = self.runner.partition(":")
@@ -163,6 +164,9 @@ register_runtime(RuntimeEntry("onnxruntime", "onnxruntime", "pip install onnxrun
 register_runtime(RuntimeEntry("tensorrt", "tensorrt", "install TensorRT on the device (JetPack ships it) or pip install tensorrt",
                               (".plan", ".engine"), "model.plan", ("fp32", "fp16", "int8"), "tensorrt_engine:TensorRTRunner",
                               cpu_bound=False))
+register_runtime(RuntimeEntry("openvino", "openvino", "pip install 'compactrs[openvino]' (on the device: pip install openvino)",
+                              (".xml",), "model.xml", ("fp32", "bf16", "int8"), "openvino_runner:OpenVinoRunner",
+                              takes_precision=True))
 
 
 def runtime_entry(name: str) -> RuntimeEntry:
@@ -193,7 +197,32 @@ def make_runner(runtime: str, path: str | os.PathLike, threads: int | None = Non
     return cls(path, threads=threads, **options)
 
 
-def bundle_runner(bundle: Path, runtime: str, model: str | None = None, threads: int | None = None) -> Runner:
-    """The device scripts' runner for ``runtime`` over a bundle's model file (default: the runtime's default file)."""
+def bundle_precision(manifest: dict, runtime: str, model: str | None, precision: str | None = None) -> str | None:
+    """The precision to run a bundle's model in: ``precision`` if the manifest offers it for that file, else the
+    file's first manifest entry (``model.xml`` is listed as fp32, and as bf16 when exported with --bf16).
+
+    Raises:
+        BundleError: ``precision`` was asked for but the bundle does not offer it for that file.
+    """
+    model = model or runtime_entry(runtime).default_file
+    offered = [e["precision"] for e in manifest.get("models", []) if e.get("runtime") == runtime and e.get("file") == model]
+    if precision is None:
+        return offered[0] if offered else None
+    if precision not in offered:
+        raise BundleError(f"the bundle offers {model} [{runtime}] in {offered or 'no precision'}, not {precision}; "
+                          f"pass one of those (re-export with --bf16 / --int8 for more)")
+    return precision
+
+
+def bundle_runner(bundle: Path, runtime: str, model: str | None = None, threads: int | None = None,
+                  precision: str | None = None) -> Runner:
+    """The runner for ``runtime`` over a bundle's model file (default: the runtime's default file).
+
+    ``precision`` (a manifest entry's) reaches runtimes that compile one file for several precisions
+    (OpenVINO: ``model.xml`` as fp32, or as bf16 when the bundle offers that).
+    """
     entry = runtime_entry(runtime)
-    return make_runner(runtime, Path(bundle) / (model or entry.default_file), threads, **dict(entry.device_options))
+    options = dict(entry.device_options)
+    if entry.takes_precision and precision:
+        options["precision"] = precision
+    return make_runner(runtime, Path(bundle) / (model or entry.default_file), threads, **options)

@@ -27,7 +27,7 @@ from .runners import RUNTIMES, bundle_runner  # noqa: E402
 
 def check_model(bundle: Path, manifest: dict, entry: dict, golden) -> dict:
     """Run one model of the bundle on golden.npz's inputs and judge it by the manifest's tolerance for it."""
-    with bundle_runner(bundle, entry["runtime"], entry["file"]) as runner:
+    with bundle_runner(bundle, entry["runtime"], entry["file"], precision=entry.get("precision")) as runner:
         outputs = runner.infer_batched(golden["inputs"])
     tolerance = entry["golden_tolerance"]
     result = golden_parity(golden["outputs"], outputs, tolerance)

@@ -23,7 +23,9 @@ from compactrs.errors import ConfigError, MissingDependency, ValidationFailed
 from compactrs.exporter import bundle as bundle_io
 from compactrs.runtime import DEFAULT_OPSET, OnnxRuntimeRunner, TimingConfig, TorchRunner, check_onnx, export_onnx, make_runner, simplify_onnx
 from compactrs.runtime import measure_latency, speedup
-from compactrs.exporter.quantize import calibration_samples, convert_fp16, quantize_int8
+from compactrs.exporter.int8_bundle import onnxruntime_int8
+from compactrs.exporter.int8_policy import Int8Policy
+from compactrs.exporter.quantize import calibration_index, calibration_samples, convert_fp16
 from compactrs.exporter.trt_check import check_tensorrt_compat
 from compactrs.exporter.validate import allclose, compare_runners, comparators_for, raise_if_failed, validation_inputs
 
@@ -48,12 +50,20 @@ class ExportConfig:
     max_eval: int = 2000
     threads: int | None = 1
     seed: int = 0
+    openvino: bool = False
+    bf16: bool = False
+    max_drop: float | None = None
+    int8_speed_check: bool = True
 
     def __post_init__(self):
         if self.opset < 17:
             raise ConfigError(f"opset {self.opset} is below 17; compactrs exports opset >= 17 (default {DEFAULT_OPSET})")
         if self.calib < 1:
             raise ConfigError(f"--calib {self.calib} must be a positive number of training samples (e.g. --calib 500)")
+        if (self.bf16 or self.max_drop is not None) and not self.openvino:
+            raise ConfigError("--bf16 and --max-drop apply to the OpenVINO model; add --openvino (with --int8 for --max-drop)")
+        if self.max_drop is not None and not (self.int8 and 0 < self.max_drop < 1):
+            raise ConfigError(f"--max-drop {self.max_drop} needs --int8 and a value in (0, 1), e.g. --max-drop 0.005 (half a point of OA)")
         if self.n_real < 1 or self.max_eval < 1 or self.n_random < 0:
             raise ConfigError(f"n_real {self.n_real} and max_eval {self.max_eval} must be >= 1 (parity needs real samples), "
                               f"n_random {self.n_random} >= 0")
@@ -182,7 +192,7 @@ def export(run: str | os.PathLike, out: str | os.PathLike | None = None, config:
     shape = (1, spec["in_bands"], *spec["input_size"])
     notes: list[str] = []
     parity_inputs = validation_inputs(dataset, shape, config.n_real, config.n_random, config.seed)
-    steps = 4 + config.int8 + config.fp16 + config.trt
+    steps = 4 + config.int8 + config.fp16 + config.trt + config.openvino
     progress.start("export", "export", steps)
     try:
         with staging_dir(out, overwrite=overwrite) as stage:
@@ -200,7 +210,7 @@ def export(run: str | os.PathLike, out: str | os.PathLike | None = None, config:
             manifest["tensorrt"]["graph_check"] = check_tensorrt_compat(onnx_path)
             eval_inputs = validation_inputs(dataset, shape, None, 0, config.seed, max_real=config.max_eval)
             eval_ref = None
-            if config.int8 or config.fp16:  # the PyTorch reference on the whole (capped) test split, computed once
+            if config.int8 or config.fp16 or config.bf16:  # the PyTorch reference on the whole (capped) test split, computed once
                 with TorchRunner(model, shape, config.threads) as reference:
                     eval_ref = reference.infer_batched(eval_inputs.x).astype(np.float64)
             calib = None
@@ -210,9 +220,24 @@ def export(run: str | os.PathLike, out: str | os.PathLike | None = None, config:
                     notes.append(note)
                     progress.log(f"note: {note}")
             if config.int8:
-                manifest["quantization"] = quantize_int8(onnx_path, stage / "model.int8.onnx", calib, config.calib_method)
-                manifest["parity"]["onnxruntime_int8"] = _reduced(stage, "int8", stage / "model.int8.onnx", model, eval_inputs, eval_ref, config, shape)
-                manifest["models"].append(_model_entry("model.int8.onnx", "int8", config))
+                policy = Int8Policy(threads=config.threads) if config.int8_speed_check else None
+                manifest["quantization"] = onnxruntime_int8(stage, onnx_path, calib, config.calib_method, shape, policy, progress.log)
+                if manifest["quantization"]["kept"] == "int8":
+                    manifest["parity"]["onnxruntime_int8"] = _reduced(stage, "int8", stage / "model.int8.onnx", model, eval_inputs, eval_ref, config, shape)
+                    manifest["models"].append(_model_entry("model.int8.onnx", "int8", config))
+                else:
+                    notes.append(f"onnxruntime: {manifest['quantization']['reason']}")
+                progress.advance("export")
+            if config.openvino:
+                from compactrs.exporter.openvino_bundle import accuracy_control_samples, add_openvino
+
+                control = None if config.max_drop is None else accuracy_control_samples(
+                    dataset, calibration_index(dataset, config.calib, config.seed), config.max_drop, seed=config.seed)
+                manifest["openvino"], parity, entries = add_openvino(
+                    stage, config, shape, parity_inputs, eval_inputs, eval_ref, calib, control,
+                    lambda: TorchRunner(model, shape, config.threads), lambda f, p, r: _model_entry(f, p, config, runtime=r), notes, progress.log)
+                manifest["parity"].update(parity)
+                manifest["models"] += entries
                 progress.advance("export")
             if config.fp16:
                 manifest["fp16"] = convert_fp16(onnx_path, stage / "model.fp16.onnx")
@@ -275,7 +300,7 @@ def _base_manifest(run: Path, payload: dict, config: ExportConfig, summary: dict
                  "nodes": summary["nodes"], "op_types": summary["op_types"], "simplified": simplified, "checker": "onnx.checker full_check passed"},
         "models": [_model_entry("model.onnx", "fp32", config)],
         "golden": {"tolerance": {"fp32": dict(bundle_io.DEVICE_FP32_TOLERANCE), "fp16": {"min_top1_agreement": config.min_agreement},
-                                 "int8": {"min_top1_agreement": config.min_agreement}},
+                                 "bf16": {"min_top1_agreement": config.min_agreement}, "int8": {"min_top1_agreement": config.min_agreement}},
                    "tolerance_note": "host parity uses atol=rtol=1e-5 on this machine; the device compares with 1e-4 because other "
                                      "hardware sums in another order; reduced precision is judged by top-1 agreement"},
         "parity": {"onnxruntime_fp32": {**fp32, "precision": "fp32"}},

@@ -1,4 +1,4 @@
-"""Reduced precision: onnxruntime static INT8 quantisation (QDQ, per-channel weights) and FP16 conversion.
+"""Reduced precision for a bundle: real calibration samples, FP16 conversion; INT8 itself is ``compactrs.runtime.quantize``.
 
 INT8 is calibrated on real training samples only: calibration decides the activation ranges, so random
 data would give ranges that real inputs never see.
@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 import os
-import tempfile
 import warnings
-from pathlib import Path
 
 import numpy as np
 
 from compactrs._io import atomic_path
 from compactrs.data import Dataset
-from compactrs.errors import ArtifactError
+from compactrs.runtime.quantize import onnx_node_groups, quantize_int8  # noqa: F401  (re-exported: the exporter's INT8 is the runtime layer's)
 
 MIN_CALIBRATION = 500  # the floor the issue asks for where the data has that many training samples
 
@@ -33,62 +30,16 @@ def calibration_samples(dataset: Dataset, n: int, seed: int = 0) -> tuple[np.nda
     notes = []
     if n > available:
         notes.append(f"--calib {n} asked but the training split of {dataset.spec} has {available} samples; calibrating on all {available}")
-        n = available
     elif n < min(MIN_CALIBRATION, available):
         notes.append(f"calibrating on {n} samples, fewer than the recommended {MIN_CALIBRATION} ({available} available)")
-    index = np.sort(np.random.default_rng(seed).choice(available, size=n, replace=False))
+    index = calibration_index(dataset, n, seed)
     return np.ascontiguousarray(dataset.x_train[index], dtype=np.float32), "; ".join(notes) or None
 
 
-def _reader(samples: np.ndarray, input_name: str, batch: int):
-    from onnxruntime.quantization import CalibrationDataReader
-
-    class SampleReader(CalibrationDataReader):
-        """Feeds the calibration samples to onnxruntime's calibrator in batches of ``batch``."""
-
-        def __init__(self):
-            self.batches = iter(range(0, len(samples), batch))
-
-        def get_next(self):
-            start = next(self.batches, None)
-            return None if start is None else {input_name: samples[start : start + batch]}
-
-        def rewind(self):
-            self.batches = iter(range(0, len(samples), batch))
-
-    return SampleReader()
-
-
-def quantize_int8(onnx_path: str | os.PathLike, out_path: str | os.PathLike, samples: np.ndarray, method: str = "minmax",
-                  per_channel: bool = True, input_name: str = "x", batch: int = 32) -> dict:
-    """Static INT8 quantisation for onnxruntime: ``quant_pre_process``, then ``quantize_static`` in QDQ format.
-
-    Weights are int8 per output channel, activations uint8 (the fast U8S8 path of onnxruntime's x86 and ARM
-    kernels). TensorRT wants symmetric int8 activations, so a TensorRT INT8 engine is calibrated from
-    model.onnx on the device instead of reusing this file.
-
-    Returns:
-        ``{"format", "per_channel", "activation_type", "weight_type", "calibration_method", "calibration_samples"}``.
-    """
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
-    methods = {"minmax": CalibrationMethod.MinMax, "entropy": CalibrationMethod.Entropy, "percentile": CalibrationMethod.Percentile}
-    if method not in methods:
-        raise ArtifactError(f"unknown calibration method '{method}'; valid: {', '.join(methods)}")
-    with tempfile.TemporaryDirectory(prefix="compactrs-int8-") as tmp, warnings.catch_warnings(), \
-            contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        warnings.simplefilter("ignore")
-        logging.getLogger("onnxruntime").setLevel(logging.ERROR)
-        prepared = Path(tmp) / "prepared.onnx"
-        quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=False)
-        with atomic_path(out_path) as target:
-            quantize_static(str(prepared), str(target), _reader(samples, input_name, batch), quant_format=QuantFormat.QDQ,
-                            per_channel=per_channel, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                            calibrate_method=methods[method],
-                            calibration_cache_path=None, extra_options={"CalibTensorRangeSymmetric": False})
-    return {"format": "QDQ", "per_channel": per_channel, "activation_type": "uint8", "weight_type": "int8",
-            "calibration_method": method, "calibration_samples": int(len(samples))}
+def calibration_index(dataset: Dataset, n: int, seed: int = 0) -> np.ndarray:
+    """The (sorted) training-split indices ``calibration_samples`` draws for ``n`` samples and ``seed``."""
+    available = len(dataset.x_train)
+    return np.sort(np.random.default_rng(seed).choice(available, size=min(n, available), replace=False))
 
 
 def convert_fp16(onnx_path: str | os.PathLike, out_path: str | os.PathLike) -> dict:

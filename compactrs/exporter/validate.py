@@ -113,12 +113,12 @@ def oa_drop(maximum: float = 0.01, option: str | None = None) -> Comparator:
 
 def comparators_for(precision: str, atol: float = 1e-5, rtol: float = 1e-5, max_oa_drop: float = 0.01,
                     min_agreement: float = 0.97) -> list[Comparator]:
-    """FP32: elementwise allclose + identical top-1; INT8 / FP16: top-1 agreement + OA drop on real data."""
+    """FP32: elementwise allclose + identical top-1; INT8 / FP16 / BF16: top-1 agreement + OA drop on real data."""
     if precision == "fp32":  # an FP32 export must keep every prediction: no option relaxes its top-1 check
         return [allclose(atol, rtol, "--atol / --rtol"), top1_agreement(1.0)]
-    if precision in ("int8", "fp16"):
+    if precision in ("int8", "fp16", "bf16"):
         return [top1_agreement(min_agreement, "--min-agreement"), oa_drop(max_oa_drop, "--max-oa-drop")]
-    raise ArtifactError(f"unknown precision '{precision}'; valid: fp32, fp16, int8")
+    raise ArtifactError(f"unknown precision '{precision}'; valid: fp32, fp16, bf16, int8")
 
 
 # --- running and judging -----------------------------------------------------------------------------------
