@@ -161,8 +161,11 @@ def trace_channel_groups(model: nn.Module, input_shape) -> ChannelGraph:
     from torch.fx.passes.shape_prop import ShapeProp
 
     class _WidthAwareTracer(Tracer):
-        def is_leaf_module(self, module, qualified_name):  # a declared width is handled as one unit
-            return hasattr(module, "prunable_width") or super().is_leaf_module(module, qualified_name)
+        def is_leaf_module(self, module, qualified_name):
+            # a declared width is handled as one unit; a Conv2d subclass (e.g. nn.pointwise.StridedPointwiseConv,
+            # whose training path subsamples) is the convolution it extends, whatever module defines it
+            return (hasattr(module, "prunable_width") or isinstance(module, nn.Conv2d)
+                    or super().is_leaf_module(module, qualified_name))
 
     was_training = model.training
     model.eval()
