@@ -71,7 +71,8 @@ class SpectralFrontEnd(nn.Module):
         if mask not in MASK_POSITIONS:
             raise ValueError(f"mask must be one of {MASK_POSITIONS}, got {mask!r}")
         if not 1 <= piece_stride <= piece_length:
-            raise ValueError(f"need 1 <= piece_stride <= piece_length, got stride {piece_stride}, length {piece_length}")
+            raise ValueError(
+                f"need 1 <= piece_stride <= piece_length, got stride {piece_stride}, length {piece_length}")
         self.bands, self.width = bands, width
         # few-band inputs (multispectral) get shorter pieces, so the scan always has two steps or more
         piece_length = min(piece_length, max(1, math.ceil(bands / 2)))

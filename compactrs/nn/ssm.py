@@ -63,7 +63,8 @@ class MambaMixer(nn.Module):
     def __init__(self, d_model: int, d_state: int = 16, expand: int = 2, d_conv: int = 3, dt_rank: int | None = None):
         super().__init__()
         if min(d_model, d_state, expand, d_conv) < 1:
-            raise ValueError(f"d_model, d_state, expand and d_conv must be >= 1, got {d_model}, {d_state}, {expand}, {d_conv}")
+            raise ValueError(
+                f"d_model, d_state, expand and d_conv must be >= 1, got {d_model}, {d_state}, {expand}, {d_conv}")
         d_inner = expand * d_model
         self.d_inner, self.d_state = d_inner, d_state
         self.dt_rank = dt_rank or math.ceil(d_model / 16)

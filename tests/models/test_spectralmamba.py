@@ -146,7 +146,7 @@ def test_short_run_on_the_full_spatially_disjoint_scene_beats_the_majority_class
     assert report["oa"] >= majority + 0.1 and report["kappa"] >= 0.15, (report["oa"], majority, report["kappa"])
 
 
-@pytest.mark.slow  # ~3 min on the loaded 2-core machine
+@pytest.mark.slow  # ~2 min on the loaded 2-core machine
 def test_longer_run_on_the_full_scene_beats_the_majority_class_widely(full_scene, tmp_path, one_thread):
     import compactrs
     from compactrs.training.loop import TrainConfig

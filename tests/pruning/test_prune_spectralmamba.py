@@ -69,7 +69,7 @@ def test_soft_gates_fold_exactly_and_hard_masks_equal_the_pruned_network(model_a
     assert [block.mixer.A_log.shape[0] for block in pruned.blocks] == kept
 
 
-@pytest.mark.slow  # ~3 min on the loaded 2-core machine: pre-train, score search, fine-tune
+@pytest.mark.slow  # 20 s to 3 min on the shared 2-core machine, by load: pre-train, score search, fine-tune
 def test_prune_cli_lands_the_ratio_and_the_plan_replays(tmp_path, indian_pines):
     out = tmp_path / "pruned"
     result = CliRunner().invoke(cli, [
