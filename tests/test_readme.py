@@ -2,7 +2,8 @@
 
 ``compactrs ...`` lines are parsed by click exactly as the console entry point would (command exists, options
 exist, values convert) without running; the cheap ones also run for real. ``python SCRIPT`` / ``python -m
-MODULE`` lines must name something that answers ``--help``. Install and test commands are recognised and
+MODULE`` lines must name something that answers ``--help``: a script inside a bundle or an emitted folder
+(``.../deploy/NAME.py``) is the package's ``compactrs/deploy/NAME.py``, which ``compactrs export`` copies there. Install and test commands are recognised and
 left alone; any other command is a failure, so new README commands get checked too.
 """
 from __future__ import annotations
@@ -94,8 +95,13 @@ def _script_in_repository(word: str) -> Path:
 
 @pytest.mark.parametrize("words", _script_lines(), ids=lambda w: " ".join(w)[:60])
 def test_readme_script_exists_and_answers_help(words):
+    shipped = re.fullmatch(r"(?:.*/)?deploy/(\w+)\.py", words[1])
     if words[1] == "-m":
         argv = [sys.executable, "-m", words[2], "--help"]
+    elif shipped:  # copied into bundles / emitted folders from the package
+        script = REPO / "compactrs" / "deploy" / f"{shipped.group(1)}.py"
+        assert script.is_file(), f"README runs '{words[1]}', but compactrs/deploy/ has no {script.name}"
+        argv = [sys.executable, str(script), "--help"]
     else:
         script = _script_in_repository(words[1])
         assert script.is_file(), f"README runs '{words[1]}', which is not in the repository"
@@ -161,4 +167,4 @@ def test_readme_walkthrough_runs_for_real(tmp_path, monkeypatch, shared_data, ca
                                     text=True, timeout=600)
             assert result.returncode == 0, f"{line}: {result.stderr}"
         ran.append(line)
-    assert any("compactrs export" in line for line in ran) and any("deploy/verify.py" in line for line in ran)
+    assert any("compactrs export" in line for line in ran) and any("deploy/verify.py" in line for line in ran), ran
