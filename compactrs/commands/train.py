@@ -10,6 +10,7 @@ from compactrs.commands._common import data_option, emit, json_option, overwrite
 
 def print_report(report: dict) -> None:
     """Human summary of a report.json (shared by train, search and prune)."""
+    from compactrs.runtime.latency import describe_latency
     from compactrs.units import human_count
 
     click.echo(f"run          {report.get('run_dir', '')}")
@@ -18,7 +19,7 @@ def print_report(report: dict) -> None:
     click.echo(f"cost         {human_count(report['macs'])} MACs   {human_count(report['params'])} params")
     measured = report.get("latency_ms", {}).get("measured", {})
     for key, value in measured.items():
-        click.echo(f"latency      {key}: median {value['median_ms']:.3f} ms (p90 {value['p90_ms']:.3f} ms, {value.get('threads', '?')} threads)")
+        click.echo(f"latency      {describe_latency(key, value)}")
     if report.get("train_seconds") is not None:
         click.echo(f"time         {report['train_seconds']:.1f} s training")
 

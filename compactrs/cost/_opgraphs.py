@@ -18,7 +18,8 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from compactrs.cost._space import reduced, space_cells
+from compactrs.cost._space import space_cells
+from compactrs.nn.geometry import cellnet_geometry
 from compactrs.nn.ops import FactorizedReduce, ReLUConvBN, make_op
 
 MANIFEST_SCHEMA = "compactrs.profile-graphs/1"
@@ -37,11 +38,9 @@ def entry_key(op: str, c_in: int, c_out: int, h: int, stride: int = 1) -> tuple:
 
 
 def final_context(input_size: int, init_channels: int, blocks: int, nodes: int) -> tuple[int, int]:
-    """``(channels, size)`` the head of a CellNet with ``blocks`` blocks sees."""
-    size = input_size
-    for _ in range(blocks - 1):
-        size = reduced(size)
-    return init_channels * 2 ** (blocks - 1) * nodes, size
+    """``(channels, size)`` the head of a CellNet with ``blocks`` blocks sees (stride-1 stem)."""
+    geometry = cellnet_geometry([1] * blocks, input_size, init_channels, nodes=nodes)
+    return geometry.final_channels, geometry.final_size
 
 
 def space_keys(space: dict) -> list[tuple]:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 from compactrs.cost._opgraphs import entry_key, final_context
 from compactrs.cost._schema import read_profile, write_profile
-from compactrs.cost._space import CellContext, edge_contexts, network_plan
+from compactrs.cost._space import edge_contexts
+from compactrs.nn.geometry import CellSite, cellnet_geometry
 from compactrs.errors import ArtifactError
 
 FIXED, CELL_BASE, PER_INFERENCE = "scale:fixed", "scale:cell_base", "per_inference"
@@ -144,7 +145,7 @@ class LatencyProfile:
 
         genotype = validate_genotype(genotype)
         nodes = len(genotype["normal"]) // 2
-        plan = network_plan(genotype["depths"], input_size, init_channels, stem_multiplier, nodes)
+        plan = cellnet_geometry(genotype["depths"], input_size, init_channels, stem_multiplier, nodes)
         features = {FIXED: self.raw_fixed(in_bands, input_size, plan.stem_channels, plan.final_channels, num_classes),
                     PER_INFERENCE: 1.0, CELL_BASE: 0.0}
         for cell in plan.cells:
@@ -155,7 +156,7 @@ class LatencyProfile:
                 features[f"edge:{op}"] = features.get(f"edge:{op}", 0.0) + 1.0
         return features
 
-    def _cell_raw(self, cell: CellContext, reads=(0, 1)) -> float:
+    def _cell_raw(self, cell: CellSite, reads=(0, 1)) -> float:
         return self.raw_cell_base(cell.c_prev_prev, cell.c_prev, cell.channels, cell.size, cell.reduction,
                                   cell.reduction_prev, cell.size_prev_prev, reads)
 

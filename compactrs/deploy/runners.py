@@ -62,13 +62,18 @@ class Runner:
         self.deactivate()
 
 
-def onnxruntime_session(path: str | os.PathLike, threads: int | None = None, providers: list[str] | None = None,
+#: execution providers in preference order for ``providers="auto"`` (the device scripts): the GPU where onnxruntime has it
+AUTO_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+def onnxruntime_session(path: str | os.PathLike, threads: int | None = None, providers: list[str] | str | None = None,
                         optimized_model_path: str | os.PathLike | None = None, enable_profiling: bool = False):
     """The one place compactrs configures onnxruntime: every session of the host and the device comes from here.
 
     Args:
         threads: intra-op threads (None = onnxruntime's default, one per physical core); inter-op is 1.
-        providers: execution providers in preference order (default: CUDA where available, else CPU).
+        providers: execution providers in preference order; None = CPU only (the host: parity against PyTorch on
+            the CPU), "auto" = ``AUTO_PROVIDERS`` that this onnxruntime build has (the device scripts).
         optimized_model_path: also save the graph as optimised for this machine (to see fused kernels).
         enable_profiling: write onnxruntime's per-node profile (``session.end_profiling()`` returns its path).
     """
@@ -83,9 +88,9 @@ def onnxruntime_session(path: str | os.PathLike, threads: int | None = None, pro
     if optimized_model_path is not None:
         options.optimized_model_filepath = str(optimized_model_path)
     options.enable_profiling = bool(enable_profiling)
-    available = ort.get_available_providers()
-    chosen = providers or [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-    return ort.InferenceSession(str(path), sess_options=options, providers=chosen)
+    if providers == "auto":
+        providers = [p for p in AUTO_PROVIDERS if p in ort.get_available_providers()]
+    return ort.InferenceSession(str(path), sess_options=options, providers=providers or ["CPUExecutionProvider"])
 
 
 class OnnxRuntimeRunner(Runner):
@@ -93,7 +98,7 @@ class OnnxRuntimeRunner(Runner):
 
     name = "onnxruntime"
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None, providers: list[str] | None = None):
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, providers: list[str] | str | None = None):
         self.path, self.threads, self.providers = Path(path), threads, providers
         self.session = None
 
@@ -138,6 +143,7 @@ class RuntimeEntry:
     runner: str                 # "module:Class" inside this package, imported when first used
     cpu_bound: bool = True
     takes_precision: bool = False  # the runner compiles a file for a precision (``precision=`` of a bundle entry)
+    device_options: tuple = ()  # (name, value) pairs the device scripts pass to the runner (e.g. the GPU provider)
 
     def runner_class(self):
         module, _, cls = self.runner.partition(":")
@@ -153,7 +159,8 @@ def register_runtime(entry: RuntimeEntry) -> RuntimeEntry:
 
 
 register_runtime(RuntimeEntry("onnxruntime", "onnxruntime", "pip install onnxruntime (onnxruntime-gpu on CUDA devices)",
-                              (".onnx",), "model.onnx", ("fp32", "fp16", "int8"), "runners:OnnxRuntimeRunner"))
+                              (".onnx",), "model.onnx", ("fp32", "fp16", "int8"), "runners:OnnxRuntimeRunner",
+                              device_options=(("providers", "auto"),)))
 register_runtime(RuntimeEntry("tensorrt", "tensorrt", "install TensorRT on the device (JetPack ships it) or pip install tensorrt",
                               (".plan", ".engine"), "model.plan", ("fp32", "fp16", "int8"), "tensorrt_engine:TensorRTRunner",
                               cpu_bound=False))
@@ -217,3 +224,7 @@ def bundle_runner(bundle: Path, runtime: str, model: str | None = None, threads:
     entry = runtime_entry(runtime)
     options = {"precision": precision} if entry.takes_precision and precision else {}
     return make_runner(runtime, Path(bundle) / (model or entry.default_file), threads, **options)
+def bundle_runner(bundle: Path, runtime: str, model: str | None = None, threads: int | None = None) -> Runner:
+    """The device scripts' runner for ``runtime`` over a bundle's model file (default: the runtime's default file)."""
+    entry = runtime_entry(runtime)
+    return make_runner(runtime, Path(bundle) / (model or entry.default_file), threads, **dict(entry.device_options))

@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from compactrs.models._registry import register_model
+from compactrs.nn.pointwise import StridedPointwiseConv
 
 
 class BasicBlock(nn.Module):
@@ -20,7 +21,8 @@ class BasicBlock(nn.Module):
         self.downsample = None
         if stride != 1 or c_in != c_out:
             # Projection shortcut (option B): a real layer, so pruning can couple it to the residual group.
-            self.downsample = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride, bias=False), nn.BatchNorm2d(c_out))
+            # (a StridedPointwiseConv: same layer and keys, but its backward avoids a oneDNN heap corruption)
+            self.downsample = nn.Sequential(StridedPointwiseConv(c_in, c_out, stride), nn.BatchNorm2d(c_out))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)

@@ -5,7 +5,12 @@ A cost model prices three kinds of pieces, exactly as the latency-profile protoc
 - ``edge(op, channels, size, stride)``: one candidate op on one cell edge (``size`` = its input side);
 - ``cell_base(c_prev_prev, c_prev, channels, size, reduction, reduction_prev)``: what a cell costs whatever
   its ops are (the two preprocessing convs; ``size`` = the side of its s1 input);
-- ``fixed(in_bands, input_size, stem_channels, final_channels, num_classes)``: stem and classifier.
+- ``fixed(in_bands, input_size, stem_channels, final_channels, num_classes, stem)``: stem and classifier;
+  ``stem`` is the genotype's ``{"kind", "stride"}`` (``compactrs.nn.stems``); a model that cannot price a
+  stem raises ``ConfigError`` naming what it can price.
+
+Where each piece sits (channels, sides, strides) comes from ``compactrs.nn.geometry`` through the supernet
+layout, the same walk ``CellNet`` is built from.
 
 ``CostTable`` lays these out over the supernet so that the expected cost under the architecture
 distribution is one differentiable expression, and the cost of a discrete genotype is the same expression on
@@ -22,8 +27,11 @@ import torch
 from torch import nn
 
 from compactrs.cost import count_macs
+from compactrs.errors import ConfigError
+from compactrs.nn.geometry import DEFAULT_STEM, validate_stem
 from compactrs.nn.ops import FactorizedReduce, ReLUConvBN, make_op
-from compactrs.nas.space import SupernetLayout, reduced
+from compactrs.nn.stems import make_stem
+from compactrs.nas.space import SupernetLayout
 
 
 class CostModel(Protocol):
@@ -33,7 +41,8 @@ class CostModel(Protocol):
 
     def cell_base(self, c_prev_prev: int, c_prev: int, channels: int, size: int, reduction: bool, reduction_prev: bool) -> float: ...
 
-    def fixed(self, in_bands: int, input_size: int, stem_channels: int, final_channels: int, num_classes: int) -> float: ...
+    def fixed(self, in_bands: int, input_size: int, stem_channels: int, final_channels: int, num_classes: int,
+              stem: dict | None = None) -> float: ...
 
 
 class MacCost:
@@ -60,9 +69,14 @@ class MacCost:
     def cell_base(self, c_prev_prev: int, c_prev: int, channels: int, size: int, reduction: bool, reduction_prev: bool) -> float:
         return sum(self.preprocess_parts(c_prev_prev, c_prev, channels, size, reduction_prev))
 
+    def fixed(self, in_bands: int, input_size: int, stem_channels: int, final_channels: int, num_classes: int,
+              stem: dict | None = None) -> float:
+        stem = validate_stem(stem)
+        return self._fixed(in_bands, input_size, stem_channels, final_channels, num_classes, stem["kind"], stem["stride"])
+
     @lru_cache(maxsize=None)
-    def fixed(self, in_bands: int, input_size: int, stem_channels: int, final_channels: int, num_classes: int) -> float:
-        stem = nn.Conv2d(in_bands, stem_channels, 3, padding=1, bias=False)  # CellNet's stem conv
+    def _fixed(self, in_bands, input_size, stem_channels, final_channels, num_classes, kind, stride) -> float:
+        stem = make_stem({"kind": kind, "stride": stride}, in_bands, stem_channels)  # CellNet's stem
         head = nn.Linear(final_channels, num_classes)
         return float(count_macs(stem, (1, in_bands, input_size, input_size)) + count_macs(head, (1, final_channels)))
 
@@ -81,7 +95,11 @@ class LatencyCost:
     def cell_base(self, c_prev_prev, c_prev, channels, size, reduction, reduction_prev):
         return float(self.profile.cell_base_ms(c_prev_prev, c_prev, channels, size, reduction, reduction_prev))
 
-    def fixed(self, in_bands, input_size, stem_channels, final_channels, num_classes):
+    def fixed(self, in_bands, input_size, stem_channels, final_channels, num_classes, stem=None):
+        stem = validate_stem(stem)
+        if stem != DEFAULT_STEM:
+            raise ConfigError(f"the latency profile prices only the stride-1 conv stem, not {stem}; "
+                              f"search a latency budget with the stride-1 stem (--stem-stride 1)")
         return float(self.profile.fixed_ms(in_bands, input_size, stem_channels, final_channels, num_classes))
 
 
@@ -117,7 +135,7 @@ class CostTable:
         self.ops = tuple(ops)
         self.nodes = nodes
         self.blocks, self.max_depth = layout.blocks, layout.max_depth
-        self.fixed = model.fixed(in_bands, input_size, layout.stem_channels, layout.final_channels, num_classes)
+        self.fixed = model.fixed(in_bands, input_size, layout.stem_channels, layout.final_channels, num_classes, layout.stem)
         parts = getattr(model, "preprocess_parts", None)
         # MACs split a cell's base into its two preprocessing convs (each dead when its input is unread);
         # a latency profile prices the base as a whole, paid whenever the cell is live.
@@ -129,7 +147,7 @@ class CostTable:
             return model.cell_base(c_pp, site.c_prev, site.channels, site.size, reduction, site.reduction_prev), 0.0
 
         # normal cells of block k: every edge is stride 1 at the block's size
-        normal_base = [[base(site.c_prev_prev[0], site, False) for site in cells] for cells in layout.normals]
+        normal_base = [[base(site.c_prev_prev, site, False) for site in cells] for cells in layout.normals]
         self.normal_ops = torch.tensor([[model.edge(op, cells[0].channels, cells[0].size, 1) for op in self.ops]
                                         for cells in layout.normals], dtype=torch.float64)
         # reduction before block k: base per depth of block k-1; op cost per input (inputs 0, 1 are stride 2)
@@ -138,7 +156,7 @@ class CostTable:
             reduce_base.append([base(c_pp, site, True) for c_pp in options])
             per_input = []
             for source in range(nodes + 1):
-                size, stride = (site.size, 2) if source < 2 else (reduced(site.size), 1)
+                size, stride = (site.size, 2) if source < 2 else (site.node_size, 1)
                 per_input.append([model.edge(op, site.channels, size, stride) for op in self.ops])
             reduce_ops.append(per_input)
         self.reduce_ops = torch.tensor(reduce_ops, dtype=torch.float64).reshape(-1, nodes + 1, len(self.ops))

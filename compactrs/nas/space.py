@@ -1,9 +1,9 @@
 """The searchable space: candidate op sets and where every cell of the supernet sits (channels, sizes).
 
-The layout mirrors ``compactrs.models._cellnet.CellNet`` cell by cell, so that a genotype derived from the
-supernet rebuilds (through arch.json) into exactly the network whose cost the search optimised:
-stem → block 0 (δ₁ normal cells) → reduction → block 1 (δ₂) → reduction → block 2 (δ₃) → pool → linear.
-Every block of the supernet holds ``max_depth`` normal cells; a sampled depth δ runs the first δ of them.
+The layout is read off the same geometry ``compactrs.models.CellNet`` is built from
+(``compactrs.nn.geometry``), so a genotype derived from the supernet rebuilds (through arch.json) into exactly
+the network whose cost the search optimised. Every block of the supernet holds ``max_depth`` normal cells; a
+sampled depth δ runs the first δ of them.
 """
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from compactrs.errors import ConfigError
+from compactrs.nn.geometry import CellNetGeometry, CellSite, cellnet_geometry
 from compactrs.nn.ops import GDAS_OPS, OPS, RS_OPS
 
 #: named op sets for ``--ops``: the LCZ paper's eight GDAS ops, or those plus the LMSS-NAS multiscale
@@ -40,46 +41,33 @@ def resolve_ops(ops: str | Sequence[str]) -> tuple[str, ...]:
     return chosen
 
 
-def reduced(size: int) -> int:
-    """Spatial size after a stride-2 op of the space (all pad so that the result is ceil(size / 2))."""
-    return (size + 1) // 2
-
-
-@dataclass(frozen=True)
-class CellSite:
-    """Where one supernet cell sits.
-
-    ``c_prev_prev`` lists every channel count its s0 input can have (it depends on the sampled depth of the
-    previous block only for the reduction cell after block 0, whose s0 is the stem when δ₁ = 1).
-    ``size`` is the spatial size of s1 (and of s0 unless ``reduction_prev``); a reduction cell's nodes are
-    at ``reduced(size)``.
-    """
-
-    c_prev_prev: tuple[int, ...]
-    c_prev: int
-    channels: int
-    size: int
-    reduction: bool
-    reduction_prev: bool
-
-    @property
-    def node_size(self) -> int:
-        return reduced(self.size) if self.reduction else self.size
-
-
 @dataclass(frozen=True)
 class SupernetLayout:
-    """Sites of all cells: ``reductions[k]`` precedes block k (None for block 0); ``normals[k][j]`` is cell j.
+    """Sites of all supernet cells, read off ``compactrs.nn.geometry.cellnet_geometry``.
 
-    ``reduction_c_prev_prev[k][d - 1]`` is the s0 channel count of the reduction before block k when block
-    k − 1 has depth d (what the expected-cost model needs to weight the reduction's preprocessing by depth).
+    ``geometry`` is the deepest network (``max_depth`` normal cells in every block); a sampled depth δ runs
+    the first δ cells of a block. ``reductions[k]`` opens block k (None for block 0); ``normals[k][j]`` is
+    cell j of block k. ``reduction_c_prev_prev[k][d - 1]`` is the s0 channel count of the reduction before
+    block k when block k − 1 has depth d (the stem's when block 0 has depth 1): the supernet builds one s0
+    preprocessing per distinct count, and the expected-cost model weights them by the depth probabilities.
     """
 
-    stem_channels: int
-    final_channels: int
+    geometry: CellNetGeometry
     reductions: tuple[CellSite | None, ...]
     normals: tuple[tuple[CellSite, ...], ...]
     reduction_c_prev_prev: tuple[tuple[int, ...] | None, ...]
+
+    @property
+    def stem(self) -> dict:
+        return self.geometry.stem
+
+    @property
+    def stem_channels(self) -> int:
+        return self.geometry.stem_channels
+
+    @property
+    def final_channels(self) -> int:
+        return self.geometry.final_channels
 
     @property
     def blocks(self) -> int:
@@ -91,32 +79,16 @@ class SupernetLayout:
 
 
 def supernet_layout(input_size: int, init_channels: int = 16, stem_multiplier: int = 1, blocks: int = 3,
-                    max_depth: int = 5, nodes: int = 4) -> SupernetLayout:
-    """The sites of every cell, following ``CellNet.__init__`` for every depth in ``1..max_depth``."""
-    c = init_channels
-    c_stem = c * stem_multiplier
-    cell_out = lambda channels: channels * nodes  # noqa: E731 — concat of all intermediate nodes
-    size = input_size
-    # channel counts of (s0, s1) entering the block, and whether s1 came from a reduction cell
-    c_pp, c_p, red_prev = c_stem, c_stem, False
-    reductions, normals, red_cpp = [], [], []
-    for block in range(blocks):
-        if block == 0:
-            reductions.append(None)
-            red_cpp.append(None)
-        else:
-            # s0 of this reduction = the state before the previous block's last cell, for each depth d
-            options = tuple(prev_block_states[d - 1] for d in range(1, max_depth + 1))
-            c *= 2
-            reductions.append(CellSite(tuple(sorted(set(options))), c_p, c, size, True, False))
-            red_cpp.append(options)
-            c_pp, c_p, red_prev = c_p, cell_out(c), True
-            size = reduced(size)
-        cells, states = [], [c_p]  # states[j] = channels of the output before cell j (state 0 = block input s1)
-        for _ in range(max_depth):
-            cells.append(CellSite((c_pp,), c_p, c, size, False, red_prev))
-            c_pp, c_p, red_prev = c_p, cell_out(c), False
-            states.append(c_p)
-        normals.append(tuple(cells))
-        prev_block_states = states  # the state before cell d-1 of this block is states[d - 1]
-    return SupernetLayout(c_stem, cell_out(c), tuple(reductions), tuple(normals), tuple(red_cpp))
+                    max_depth: int = 5, nodes: int = 4, stem: dict | None = None) -> SupernetLayout:
+    """The sites of every supernet cell for every depth in ``1..max_depth`` (see ``SupernetLayout``)."""
+    def geometry(depths):
+        return cellnet_geometry(depths, input_size, init_channels, stem_multiplier, nodes, stem)
+
+    deepest = geometry([max_depth] * blocks)
+    reductions, red_cpp = [None], [None]
+    for block in range(1, blocks):
+        reductions.append(deepest.reduction_before(block))
+        red_cpp.append(tuple(geometry([max_depth] * (block - 1) + [d] + [max_depth] * (blocks - block))
+                             .reduction_before(block).c_prev_prev for d in range(1, max_depth + 1)))
+    normals = tuple(deepest.normals(block) for block in range(blocks))
+    return SupernetLayout(deepest, tuple(reductions), normals, tuple(red_cpp))

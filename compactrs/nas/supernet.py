@@ -23,10 +23,12 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from compactrs.nn.geometry import CellSite
 from compactrs.nn.ops import FactorizedReduce, ReLUConvBN, make_op
+from compactrs.nn.stems import make_stem
 from compactrs.nas.costs import ArchProbs
 from compactrs.nas.sampling import gumbel_hard
-from compactrs.nas.space import CellSite, SupernetLayout, supernet_layout
+from compactrs.nas.space import SupernetLayout, supernet_layout
 
 CELL_TYPES = ("normal", "reduce")
 
@@ -51,11 +53,12 @@ def _preprocess0(c_prev_prev: int, channels: int, reduction_prev: bool) -> nn.Mo
 class SearchCell(nn.Module):
     """A cell whose every slot samples its op and its input; mirrors ``compactrs.nn.cells.Cell``."""
 
-    def __init__(self, site: CellSite, ops, nodes: int):
+    def __init__(self, site: CellSite, ops, nodes: int, c_prev_prev_options=None):
         super().__init__()
         self.nodes = nodes
         # keyed by s0's channel count: the reduction after block 0 reads the stem when δ₁ = 1
-        self.preprocess0 = nn.ModuleDict({str(c): _preprocess0(c, site.channels, site.reduction_prev) for c in site.c_prev_prev})
+        options = sorted(set(c_prev_prev_options or (site.c_prev_prev,)))
+        self.preprocess0 = nn.ModuleDict({str(c): _preprocess0(c, site.channels, site.reduction_prev) for c in options})
         self.preprocess1 = ReLUConvBN(site.c_prev, site.channels, 1, 1, 0, affine=False)
         self.edges = nn.ModuleList(
             nn.ModuleList(MixedEdge(ops, site.channels, 2 if site.reduction and source < 2 else 1) for source in range(node + 2))
@@ -105,16 +108,17 @@ class Supernet(nn.Module):
     """Stem → [reduction] → max_depth searchable normal cells per block → ReLU → pool → linear."""
 
     def __init__(self, in_bands: int, num_classes: int, input_size: int, ops, init_channels: int = 16,
-                 stem_multiplier: int = 1, blocks: int = 3, max_depth: int = 5, initial_depth: int = 3, nodes: int = 4):
+                 stem_multiplier: int = 1, blocks: int = 3, max_depth: int = 5, initial_depth: int = 3, nodes: int = 4,
+                 stem: dict | None = None):
         super().__init__()
         if not 1 <= initial_depth <= max_depth:
             raise ValueError(f"initial depth {initial_depth} must be in 1..{max_depth}")
         self.ops = tuple(ops)
         self.nodes, self.max_depth = nodes, max_depth
-        self.layout: SupernetLayout = supernet_layout(input_size, init_channels, stem_multiplier, blocks, max_depth, nodes)
-        c_stem = self.layout.stem_channels
-        self.stem = nn.Sequential(nn.Conv2d(in_bands, c_stem, 3, padding=1, bias=False), nn.BatchNorm2d(c_stem))
-        self.reductions = nn.ModuleList(nn.Identity() if site is None else SearchCell(site, self.ops, nodes) for site in self.layout.reductions)
+        self.layout: SupernetLayout = supernet_layout(input_size, init_channels, stem_multiplier, blocks, max_depth, nodes, stem)
+        self.stem = make_stem(self.layout.stem, in_bands, self.layout.stem_channels)
+        self.reductions = nn.ModuleList(nn.Identity() if site is None else SearchCell(site, self.ops, nodes, options)
+                                        for site, options in zip(self.layout.reductions, self.layout.reduction_c_prev_prev))
         self.blocks = nn.ModuleList(nn.ModuleList(SearchCell(site, self.ops, nodes) for site in cells) for cells in self.layout.normals)
         self.head_act = nn.ReLU(inplace=False)
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -192,4 +196,5 @@ class Supernet(nn.Module):
                 genotype[t] = [[self.ops[o], int(s)] for o, s in zip(ops, sources)]
             genotype["depths"] = [int(d) + 1 for d in probs.depths.argmax(-1).tolist()]
             genotype["concat"] = list(range(2, 2 + self.nodes))
+            genotype["stem"] = dict(self.layout.stem)
         return genotype

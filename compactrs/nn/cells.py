@@ -5,7 +5,8 @@ A genotype is plain data (it is what genotype.json stores)::
     {"normal": [["sep_conv_3x3", 0], ["skip_connect", 1], ...],   # two (op, input) pairs per node
      "reduce": [["max_pool_3x3", 0], ...],
      "depths": [2, 1, 3],                                          # normal cells per block
-     "concat": [2, 3, 4, 5]}                                       # states concatenated as the cell output
+     "concat": [2, 3, 4, 5],                                       # states concatenated as the cell output
+     "stem": {"kind": "conv", "stride": 2}}                        # optional (default stride 1), see nn/stems.py
 
 Input index 0 is the output of the cell before the previous one, 1 the previous cell's output, and
 ``2 + i`` the i-th node of this cell.
@@ -17,41 +18,51 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from compactrs.errors import CompactrsError, ModelError
+from compactrs.nn.geometry import validate_stem
 from compactrs.nn.ops import OPS, FactorizedReduce, ReLUConvBN, make_op
 
 CELL_TYPES = ("normal", "reduce")
 
 
 def validate_genotype(genotype: dict) -> dict:
-    """Check a genotype's structure and return it normalised (lists, ints); raise ValueError if malformed."""
+    """Check a genotype's structure and return it normalised (lists, ints, the stem filled in).
+
+    Raises:
+        ModelError: the genotype is malformed (the message names the part and what is valid).
+    """
     if not isinstance(genotype, dict):
-        raise ValueError(f"a genotype is a JSON object, got {type(genotype).__name__}")
+        raise ModelError(f"a genotype is a JSON object, got {type(genotype).__name__}")
     missing = [k for k in (*CELL_TYPES, "depths") if k not in genotype]
     if missing:
-        raise ValueError(f"genotype lacks {missing}; it needs 'normal', 'reduce' and 'depths'")
+        raise ModelError(f"genotype lacks {missing}; it needs 'normal', 'reduce' and 'depths'")
     out: dict = {}
     for cell_type in CELL_TYPES:
         pairs = genotype[cell_type]
         if not pairs or len(pairs) % 2:
-            raise ValueError(f"genotype '{cell_type}' needs two (op, input) pairs per node, got {len(pairs)} pairs")
+            raise ModelError(f"genotype '{cell_type}' needs two (op, input) pairs per node, got {len(pairs)} pairs")
         clean = []
         for position, pair in enumerate(pairs):
             op, source = pair[0], int(pair[1])
             node = position // 2
             if op not in OPS:
-                raise ValueError(f"genotype '{cell_type}' uses unknown op '{op}'; valid ops: {', '.join(OPS)}")
+                raise ModelError(f"genotype '{cell_type}' uses unknown op '{op}'; valid ops: {', '.join(OPS)}")
             if not 0 <= source < node + 2:
-                raise ValueError(
+                raise ModelError(
                     f"genotype '{cell_type}' node {node} reads input {source}; valid inputs are 0..{node + 1}"
                 )
             clean.append([op, source])
         out[cell_type] = clean
     depths = [int(d) for d in genotype["depths"]]
     if not depths or min(depths) < 1:
-        raise ValueError(f"genotype depths must be positive cell counts per block, got {genotype['depths']}")
+        raise ModelError(f"genotype depths must be positive cell counts per block, got {genotype['depths']}")
     out["depths"] = depths
     nodes = len(out["normal"]) // 2
     out["concat"] = [int(c) for c in genotype.get("concat", range(2, nodes + 2))]
+    try:
+        out["stem"] = validate_stem(genotype.get("stem"))
+    except CompactrsError as exc:
+        raise ModelError(f"genotype 'stem': {exc}") from exc
     return out
 
 

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from compactrs.nn.attention import ChannelAttention, SpatialAttention
+from compactrs.nn.pointwise import StridedPointwiseConv
 
 
 class ReLUConvBN(nn.Sequential):
@@ -73,8 +74,9 @@ class FactorizedReduce(nn.Module):
         if c_out % 2:
             raise ValueError(f"FactorizedReduce needs an even number of output channels, got {c_out}")
         self.relu = nn.ReLU(inplace=False)
-        self.conv_1 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
-        self.conv_2 = nn.Conv2d(c_in, c_out // 2, 1, stride=2, bias=False)
+        # strided 1×1 convs whose backward avoids a oneDNN heap corruption (see compactrs.nn.pointwise)
+        self.conv_1 = StridedPointwiseConv(c_in, c_out // 2, stride=2)
+        self.conv_2 = StridedPointwiseConv(c_in, c_out // 2, stride=2)
         self.bn = nn.BatchNorm2d(c_out, affine=affine)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -11,7 +11,7 @@ import torch
 from compactrs.cli import main
 from compactrs.cost._build import load_results, profile_from_results
 from compactrs.cost._schema import PROFILE_SCHEMA
-from compactrs.cost._space import network_plan
+from compactrs.nn.geometry import cellnet_geometry
 from compactrs.cost.latency import LatencyProfile
 from compactrs.errors import ArtifactError
 from compactrs.models import create_model
@@ -72,7 +72,7 @@ def test_network_plan_matches_the_cellnet_it_describes():
             (inputs[0].shape[1], inputs[1].shape[1], inputs[1].shape[2], inputs[0].shape[2], output.shape[2])))
     with torch.no_grad():
         model(torch.zeros(1, 5, 11, 11))
-    plan = network_plan(genotype["depths"], 11, 6)
+    plan = cellnet_geometry(genotype["depths"], 11, 6)
     assert [(c.c_prev_prev, c.c_prev, c.size, c.size_prev_prev, c.node_size) for c in plan.cells] == seen
     assert plan.final_channels == model.classifier.in_features
 
@@ -155,6 +155,8 @@ def test_profile_runner_output_matches_the_manifest(emitted, tiny_profile):
     assert all(r["median_ms"] > 0 and r["p90_ms"] >= r["median_ms"] and r["n"] >= 50 for r in results["records"])
     data = json.loads(tiny_profile.read_text())
     assert data["validation"]["n"] == 3 and data["overhead"]["fit"]["n"] == 3
+    assert isinstance(data["measurement"]["conditions"]["contended"], bool)  # the device's state, carried into the profile
+    assert (emitted / "deploy" / "profile_runner.py").is_file()  # the runner travels with the graphs
     # The same records rebuild the same profile.
     rebuilt = profile_from_results(results, emitted.parent / "again.json")
     assert rebuilt.predict_genotype(GENOTYPE, 3, 8, 3, init_channels=4) == pytest.approx(
@@ -170,6 +172,7 @@ def test_profile_measures_in_process_and_fits(tmp_path):
     assert main(args) == 0
     profile = LatencyProfile.load(out)
     assert profile.data["measurement"]["timing"]["clock"] == "cpu"
+    assert profile.data["measurement"]["conditions"]["reason"]  # contended or quiet, and why
     assert {e["op"] for e in profile.data["entries"]} == {"sep_conv_3x3", "skip_connect", "relu_conv_bn", "add",
                                                          "concat", "stem", "head"}
     assert profile.data["overhead"]["fit"]["n"] == 2 and profile.data["validation"] is None
