@@ -216,15 +216,13 @@ def bundle_precision(manifest: dict, runtime: str, model: str | None, precision:
 
 def bundle_runner(bundle: Path, runtime: str, model: str | None = None, threads: int | None = None,
                   precision: str | None = None) -> Runner:
-    """The runner for ``runtime`` over a bundle's model file (default: the runtime's default file).
+    """The device scripts' runner for ``runtime`` over a bundle's model file (default: the runtime's default file).
 
     ``precision`` (a manifest entry's) reaches runtimes that compile one file for several precisions
     (OpenVINO: ``model.xml`` as fp32, or as bf16 when the bundle offers that).
     """
     entry = runtime_entry(runtime)
-    options = {"precision": precision} if entry.takes_precision and precision else {}
+    options = dict(entry.device_options)
+    if entry.takes_precision and precision:
+        options["precision"] = precision
     return make_runner(runtime, Path(bundle) / (model or entry.default_file), threads, **options)
-def bundle_runner(bundle: Path, runtime: str, model: str | None = None, threads: int | None = None) -> Runner:
-    """The device scripts' runner for ``runtime`` over a bundle's model file (default: the runtime's default file)."""
-    entry = runtime_entry(runtime)
-    return make_runner(runtime, Path(bundle) / (model or entry.default_file), threads, **dict(entry.device_options))
