@@ -11,7 +11,7 @@ from compactrs.commands._common import emit, json_option
 @click.option("--data", default=None, metavar="SPEC", help="dataset spec [default: the one the run was trained on]")
 @click.option("--model-file", default=None, help="for a bundle: which model to score, e.g. model.int8.onnx [default: model.onnx / model.xml]")
 @click.option("--runtime", type=click.Choice(["onnxruntime", "openvino", "tensorrt"]), default=None,
-              help="for a bundle: the runtime that scores it [default: the one the manifest names for --model-file, else onnxruntime]")
+              help="for a bundle: the runtime that scores it [default: the one --model-file's manifest entry names; model.onnx → onnxruntime]")
 @click.option("--precision", type=click.Choice(["fp32", "bf16", "int8", "fp16"]), default=None,
               help="for a bundle: the precision of the model file as the manifest offers it (OpenVINO model.xml: fp32 or bf16)")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="runtime threads for a bundle")
@@ -20,8 +20,8 @@ def command(run: str, data: str | None, model_file: str | None, runtime: str | N
     """Evaluate RUN_OR_BUNDLE on the test split of --data.
 
     A run directory (or its model.pt) is scored with PyTorch, and the result is checked against the
-    run's report.json; a bundle written by 'compactrs export' is scored with --runtime (onnxruntime on
-    model.onnx by default; openvino on model.xml when exported with --openvino).
+    run's report.json; a bundle written by 'compactrs export' is scored in the runtime of the chosen model
+    (model.onnx in onnxruntime by default; --runtime openvino scores model.xml when exported with --openvino).
     Prints OA, AA, kappa and per-class accuracy.
     """
     from compactrs.exporter.bundle import is_bundle
@@ -31,7 +31,7 @@ def command(run: str, data: str | None, model_file: str | None, runtime: str | N
 
         result = evaluate_bundle(run, data, model_file, threads, runtime=runtime, precision=precision)
     else:
-        if runtime is not None or precision or model_file:
+        if runtime or precision or model_file:
             from compactrs.errors import ConfigError
 
             raise ConfigError(f"--runtime / --precision / --model-file choose a model of a bundle, but '{run}' is not a bundle "

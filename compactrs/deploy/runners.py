@@ -142,8 +142,8 @@ class RuntimeEntry:
     precisions: tuple[str, ...]
     runner: str                 # "module:Class" inside this package, imported when first used
     cpu_bound: bool = True
-    device_options: tuple = ()  # (name, value) pairs the device scripts pass to the runner (e.g. the GPU provider)
     takes_precision: bool = False  # the runner compiles a file for a precision (``precision=`` of a bundle entry)
+    device_options: tuple = ()  # (name, value) pairs the device scripts pass to the runner (e.g. the GPU provider)
 
     def runner_class(self):
         module, _, cls = self.runner.partition(":")
@@ -216,7 +216,7 @@ def bundle_precision(manifest: dict, runtime: str, model: str | None, precision:
 
 def bundle_runner(bundle: Path, runtime: str, model: str | None = None, threads: int | None = None,
                   precision: str | None = None) -> Runner:
-    """The runner for ``runtime`` over a bundle's model file (default: the runtime's default file).
+    """The device scripts' runner for ``runtime`` over a bundle's model file (default: the runtime's default file).
 
     ``precision`` (a manifest entry's) reaches runtimes that compile one file for several precisions
     (OpenVINO: ``model.xml`` as fp32, or as bf16 when the bundle offers that).

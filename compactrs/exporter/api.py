@@ -187,6 +187,12 @@ def export(run: str | os.PathLike, out: str | os.PathLike | None = None, config:
     progress = progress or Progress()
     run = Path(run)
     out = Path(out) if out is not None else (run if run.is_dir() else run.parent) / "bundle"
+    if config.openvino:  # fail before any work, not after the ONNX gates
+        from compactrs.errors import require
+
+        require("openvino", "exporting an OpenVINO IR (--openvino)", "pip install 'compactrs[openvino]'")
+        if config.int8:
+            require("nncf", "INT8 for OpenVINO (--openvino --int8)", "pip install 'compactrs[openvino]'")
     model, payload, dataset = _load(run, config.seed)
     spec = payload["input_spec"]
     shape = (1, spec["in_bands"], *spec["input_size"])

@@ -15,9 +15,10 @@ from compactrs.training.metrics import classification_metrics
 
 def evaluate_bundle(bundle: str | os.PathLike, data: str | Dataset | None = None, model_file: str | None = None,
                     threads: int | None = None, seed: int = 0, runtime: str | None = None, precision: str | None = None) -> dict:
-    """OA / AA / kappa of a bundle's model (default: the runtime's ``model.onnx`` / ``model.xml``) on the test split of ``data``.
+    """OA / AA / kappa of a bundle's model on the test split of ``data``.
 
-    The model runs in the runtime its manifest entry names (onnxruntime, tensorrt, or any registered runtime).
+    The model is ``model_file`` (default: ``runtime``'s default file, e.g. ``model.xml`` for openvino; else
+    ``model.onnx``) and runs in the runtime its manifest entry names (``runtime``, where given, must match).
 
     ``data`` defaults to the dataset recorded in the manifest; its bands and classes must match the
     bundle's input contract, and so must its normalisation (the bundle expects the recorded mean/std).
@@ -27,16 +28,18 @@ def evaluate_bundle(bundle: str | os.PathLike, data: str | Dataset | None = None
     bundle = Path(bundle)
     manifest = read_manifest(bundle)
     contract = manifest["input_spec"]
-    if runtime is None:  # a named file runs in the runtime its manifest entry names; else onnxruntime's model.onnx
-        named = [e["runtime"] for e in manifest["models"] if e.get("file") == model_file]
-        runtime = named[0] if named else "onnxruntime"
-    if runtime not in RUNTIMES:
+    if runtime is not None and runtime not in RUNTIMES:
         raise ConfigError(f"unknown runtime '{runtime}'; valid: {', '.join(RUNTIMES)}")
-    files = [entry["file"] for entry in manifest["models"] if entry.get("runtime") == runtime]
-    model_file = model_file or RUNTIMES[runtime].default_file
-    if model_file not in files:
-        raise ArtifactError(f"bundle '{bundle}' has no {runtime} model '{model_file}'; it has {files or 'none'}"
-                            + (" (export with --openvino)" if runtime == "openvino" else ""))
+    entries = manifest["models"]
+    if model_file is None:
+        model_file = RUNTIMES[runtime].default_file if runtime in RUNTIMES else "model.onnx"
+    matching = [e for e in entries if e["file"] == model_file and (runtime is None or e["runtime"] == runtime)]
+    if not matching or not (bundle / model_file).is_file():
+        built = sorted({e["file"] for e in entries if (bundle / e["file"]).is_file()})
+        hint = ", or export with --openvino" if runtime == "openvino" else ""
+        raise ArtifactError(f"bundle '{bundle}' has no {runtime + ' ' if runtime else ''}model '{model_file}'; it has {built} "
+                            f"(pass one of them with --model-file{hint})")
+    runtime = matching[0]["runtime"]
     try:
         precision = bundle_precision(manifest, runtime, model_file, precision)
     except BundleError as exc:

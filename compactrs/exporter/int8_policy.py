@@ -153,6 +153,10 @@ def keep_int8(build: Callable[[tuple[str, ...]], dict], runner_for: Callable[[st
                   f"{best['judgement']['reason']}); the bundle keeps FP32 only")
     else:
         reason = (f"INT8 with {chosen['float_groups'] or 'no op group'} left in float: {chosen['judgement']['reason']}")
+    contended = [c for c in candidates if c["contended"]]
+    if contended:  # the decision stands (paired rounds share the load), but a quiet re-export is the firmer measurement
+        reason += (f"; measured while other processes competed for the CPUs ({contended[0]['contention']}): "
+                   f"re-export on a quiet machine to confirm")
     return {"kept": "int8" if chosen else "fp32", "chosen": chosen, "reason": reason, "policy": policy.to_dict(),
             "float_groups": chosen["float_groups"] if chosen else None,
             "contended": any(c["contended"] for c in candidates),

@@ -124,3 +124,12 @@ def test_max_drop_runs_accuracy_controlled_int8(ip_run, tmp_path):
     assert control["validation_samples"] == 1000
     oa = next(c for c in manifest["parity"]["openvino_int8"]["comparisons"] if c["name"].startswith("oa_drop"))
     assert oa["n"] == 671 and oa["oa_drop"] <= 0.01
+
+
+def test_export_without_openvino_says_how_to_install_it(ip_run, tmp_path, monkeypatch, capsys):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openvino", None)  # as on a machine without the extra
+    assert main(["export", str(ip_run), "--openvino", "--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'compactrs[openvino]'" in err and "Traceback" not in err and not (tmp_path / "b").exists()
