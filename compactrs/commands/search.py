@@ -5,6 +5,7 @@ import os
 
 import click
 
+from compactrs._progress import Progress
 from compactrs.commands._common import COUNT, MILLISECONDS, data_option, emit, json_option, overwrite_option, seed_option, show_progress, threads_option
 
 
@@ -31,6 +32,13 @@ def print_search_report(report: dict) -> None:
                + " ".join(f"{op}<-{src}" for op, src in genotype["normal"]))
     click.echo("             reduce " + " ".join(f"{op}<-{src}" for op, src in genotype["reduce"]))
     click.echo(f"time         search {report['search_seconds']:.1f} s, retrain {report['retrain_seconds']:.1f} s")
+
+
+class _StderrLines(Progress):
+    """A progress reporter that prints only its log lines (the per-epoch summaries) to stderr."""
+
+    def log(self, message: str) -> None:
+        click.echo(message, err=True)
 
 
 @click.command("search")
@@ -95,6 +103,8 @@ def command(data, flops_target, tolerance, latency_target, profile, ops, epochs,
                           w_lr=w_lr, arch_lr=arch_lr, seed=seed, threads=threads)
     main_rank = int(os.environ.get("RANK", "0")) == 0
     with progress_bar(show_progress(as_json) and main_rank) as progress:
+        if main_rank and not show_progress(as_json):
+            progress = _StderrLines()  # no bar without a terminal, but one line per search epoch (never silent for hours)
         report = search(data, config, out, resume=resume, overwrite=overwrite, baselines=baselines, progress=progress)
     if main_rank:
         emit(report, as_json, print_search_report)

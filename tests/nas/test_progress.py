@@ -35,3 +35,16 @@ def test_each_epoch_reports_one_line_and_warm_up_leaves_the_architecture_alone(t
     assert len(epoch_lines) == 2
     assert epoch_lines[0].startswith("search epoch 1/2 (weight warm-up)") and "train acc" in epoch_lines[0]
     assert "E[MACs]" in epoch_lines[1] and "vs band [0.36M, 0.40M]" in epoch_lines[1] and epoch_lines[1].endswith(" s")
+
+
+def test_the_cli_prints_epoch_lines_on_stderr_without_a_terminal(tmp_path):
+    import subprocess
+    import sys
+
+    args = [sys.executable, "-m", "compactrs.cli", "search", "--data", "synthetic,n=8,size=8", "--flops-target", "400K",
+            "--tolerance", "0.5", "--epochs", "2", "--retrain-epochs", "1", "--max-depth", "2", "--batch-size", "6",
+            "--init-channels", "4", "--ops", "zero,skip_connect,sep_conv_3x3", "--threads", "1", "--out", str(tmp_path / "run")]
+    result = subprocess.run(args, capture_output=True, text=True, timeout=600, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("search epoch")]
+    assert [line.split(",")[0] for line in lines] == ["search epoch 1/2", "search epoch 2/2"]
