@@ -5,6 +5,7 @@ import os
 
 import click
 
+from compactrs._progress import Progress
 from compactrs.commands._common import COUNT, MILLISECONDS, data_option, emit, json_option, overwrite_option, seed_option, show_progress, threads_option
 
 
@@ -26,10 +27,18 @@ def print_search_report(report: dict) -> None:
         click.echo(f"latency      target {target['latency_ms']:.3f} ms, predicted {predicted:.3f} ms by {target.get('profile')}")
     click.echo(f"search       {target.get('message', '')}")
     genotype = report["genotype"]
-    click.echo(f"genotype     depths {genotype['depths']}, init_channels {report['init_channels']}; normal "
+    click.echo(f"genotype     stem stride {genotype.get('stem', {}).get('stride', 1)}, depths {genotype['depths']}, "
+               f"init_channels {report['init_channels']}; normal "
                + " ".join(f"{op}<-{src}" for op, src in genotype["normal"]))
     click.echo("             reduce " + " ".join(f"{op}<-{src}" for op, src in genotype["reduce"]))
     click.echo(f"time         search {report['search_seconds']:.1f} s, retrain {report['retrain_seconds']:.1f} s")
+
+
+class _StderrLines(Progress):
+    """A progress reporter that prints only its log lines (the per-epoch summaries) to stderr."""
+
+    def log(self, message: str) -> None:
+        click.echo(message, err=True)
 
 
 @click.command("search")
@@ -42,16 +51,23 @@ def print_search_report(report: dict) -> None:
               help="expected-latency budget, e.g. 2ms (needs --profile)")
 @click.option("--profile", type=click.Path(dir_okay=False), default=None, help="latency profile JSON made by 'compactrs profile'")
 @click.option("--ops", default="rs", show_default=True,
-              help="candidate ops: gdas (8 GDAS ops), rs (GDAS + multiscale attention ms_att_3/5/7), all, or a comma list")
+              help="candidate ops: gdas (8 GDAS ops), rs (GDAS + multiscale attention ms_att_3/5/7), mobile (rs + conv_3x3 "
+                   "and MBConv e3/e6 k3/k5 with and without SE), all, or a comma list. Default rs: the shipped latency "
+                   "profile prices exactly these ops; mobile needs a profile that measured its ops for --latency-target")
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True, help="search epochs")
 @click.option("--retrain-epochs", type=click.IntRange(min=0), default=15, show_default=True, help="training epochs of the derived network")
 @click.option("--init-channels", type=click.IntRange(min=2), default=16, show_default=True,
               help="channels of the first block (even); changed, with a message, when the space cannot hold the target")
+@click.option("--stem-stride", type=click.Choice(["auto", "1", "2", "4"]), default="auto", show_default=True,
+              help="stride of the stem (1 keeps full resolution); auto: chosen with the width before the search so the "
+                   "first cells keep >= 8 channels")
 @click.option("--max-depth", type=click.IntRange(min=1), default=5, show_default=True, help="maximum normal cells per block (δmax)")
 @click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True, help="search batch size (per process)")
 @click.option("--loss", type=click.Choice(["ce", "focal"]), default="ce", show_default=True,
               help="task loss: cross-entropy, or focal loss with label smoothing (long-tailed classes)")
 @click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True)
+@click.option("--w-lr", type=click.FloatRange(min=0, min_open=True), default=0.025, show_default=True,
+              help="SGD learning rate of the supernet weights (cosine-annealed)")
 @click.option("--arch-lr", type=click.FloatRange(min=0, min_open=True), default=None,
               help="Adam learning rate of the architecture [default: 3e-4 for long searches, 3/steps for short ones]")
 @click.option("--baselines", multiple=True, type=click.Path(exists=True), metavar="RUN",
@@ -62,8 +78,8 @@ def print_search_report(report: dict) -> None:
 @seed_option()
 @threads_option()
 @json_option()
-def command(data, flops_target, tolerance, latency_target, profile, ops, epochs, retrain_epochs, init_channels, max_depth, batch_size,
-            loss, label_smoothing, arch_lr, baselines, out, resume, overwrite, seed, threads, as_json):
+def command(data, flops_target, tolerance, latency_target, profile, ops, epochs, retrain_epochs, init_channels, stem_stride,
+            max_depth, batch_size, loss, label_smoothing, w_lr, arch_lr, baselines, out, resume, overwrite, seed, threads, as_json):
     """Search a compact cell network that lands on a FLOP budget, retrain it and write a run directory.
 
     FLOPs are counted as MACs (multiply-accumulates): --flops-target 20M means 20 million MACs per
@@ -81,11 +97,14 @@ def command(data, flops_target, tolerance, latency_target, profile, ops, epochs,
     if resume and out is None:
         raise ConfigError("--resume needs the --out directory of the interrupted search")
     config = SearchConfig(flops_target=flops_target, tolerance=tolerance, latency_target_ms=latency_target, profile=profile,
-                          ops=ops, epochs=epochs, retrain_epochs=retrain_epochs, init_channels=init_channels, max_depth=max_depth,
+                          ops=ops, epochs=epochs, retrain_epochs=retrain_epochs, init_channels=init_channels,
+                          stem_stride=None if stem_stride == "auto" else int(stem_stride), max_depth=max_depth,
                           initial_depth=min(3, max_depth), batch_size=batch_size, loss=loss, label_smoothing=label_smoothing,
-                          arch_lr=arch_lr, seed=seed, threads=threads)
+                          w_lr=w_lr, arch_lr=arch_lr, seed=seed, threads=threads)
     main_rank = int(os.environ.get("RANK", "0")) == 0
     with progress_bar(show_progress(as_json) and main_rank) as progress:
+        if main_rank and not show_progress(as_json):
+            progress = _StderrLines()  # no bar without a terminal, but one line per search epoch (never silent for hours)
         report = search(data, config, out, resume=resume, overwrite=overwrite, baselines=baselines, progress=progress)
     if main_rank:
         emit(report, as_json, print_search_report)

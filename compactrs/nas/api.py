@@ -20,7 +20,7 @@ from compactrs.models import arch_of, build_model
 from compactrs.nas.baselines import load_baselines
 from compactrs.nas.config import SearchConfig
 from compactrs.nas.ddp import World, init_world
-from compactrs.nas.derive import Budget, BudgetSpace, choose_search_width, fit_budget
+from compactrs.nas.derive import MIN_WIDTH, Budget, BudgetSpace, choose_stem_and_width, fit_budget
 from compactrs.nas.loop import BiLevelSearch, probabilities_summary
 from compactrs.nas.plots import plot_accuracy_vs_macs, plot_arch_probs, plot_cost
 from compactrs.runtime import measure_latency
@@ -126,10 +126,11 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
     if config.latency_target_ms is not None:
         budgets.append(Budget("latency_ms", float(config.latency_target_ms), config.tolerance))
     space = BudgetSpace(dataset.in_bands, h, dataset.num_classes, config.ops, config.stem_multiplier, config.blocks,
-                        config.max_depth, config.nodes, profile)
-    width, width_message = choose_search_width(space, budgets, config.init_channels)
-    engine = BiLevelSearch(config, dataset, width, space.table("macs", width),
-                           space.table("latency_ms", width) if profile is not None else None, work_dir, world, progress)
+                        config.max_depth, config.nodes, profile, min_width=min(MIN_WIDTH, config.init_channels))
+    stride, width, width_message = choose_stem_and_width(space, budgets, config.init_channels, config.stem_stride)
+    engine = BiLevelSearch(config, dataset, width, space.table("macs", width, stride),
+                           space.table("latency_ms", width, stride) if profile is not None else None, work_dir, world, progress,
+                           stem={"kind": "conv", "stride": stride})
     engine.log.line(width_message)
     outcome = engine.run(resume=resume, on_epoch=on_epoch)
     if not world.is_main:

@@ -4,13 +4,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 
 from compactrs.errors import ConfigError
+from compactrs.nn.geometry import STEM_STRIDES
 from compactrs.training.losses import LOSSES
 
 #: fields that must agree between a checkpoint and a resumed run for the result to be the same search
-SEARCH_FIELDS = ("flops_target", "tolerance", "latency_target_ms", "ops", "init_channels", "stem_multiplier",
-                 "blocks", "max_depth", "initial_depth", "epochs", "batch_size", "w_lr", "w_lr_min", "w_momentum",
+SEARCH_FIELDS = ("flops_target", "tolerance", "latency_target_ms", "profile", "ops", "init_channels", "stem_stride", "stem_multiplier",
+                 "blocks", "max_depth", "initial_depth", "epochs", "warmup_epochs", "batch_size", "w_lr", "w_lr_min", "w_momentum",
                  "w_weight_decay", "arch_lr", "arch_beta1", "arch_beta2", "arch_weight_decay", "tau_max", "tau_min",
-                 "cpl_weight", "target_weight", "loss", "label_smoothing", "focal_gamma", "augment", "seed")
+                 "cpl_weight", "target_weight", "latency_weight", "loss", "label_smoothing", "focal_gamma", "augment", "seed")
 
 
 @dataclass(frozen=True)
@@ -21,10 +22,15 @@ class SearchConfig:
         flops_target: MAC budget per sample (multiply-accumulates); None only with a latency target.
         tolerance: the band the result must land in: [target·(1 − tolerance), target].
         latency_target_ms, profile: expected-latency budget and the latency profile JSON that prices it.
-        ops: op names of the search space (resolved from gdas | rs | all | comma list).
+        ops: op names of the search space (resolved from gdas | rs | mobile | all | comma list; default rs).
         init_channels, stem_multiplier, blocks, max_depth, initial_depth: the CellNet backbone (paper: 16, 1,
             3 blocks, δmax = 5, initial depth 3).
+        stem_stride: 1, 2 or 4 (the stem's stride, part of the genotype); None = chosen with the width before
+            the search so the first cells keep ≥ 8 channels (``compactrs.nas.derive.choose_stem_and_width``).
         epochs, batch_size: search epochs and batch size (each epoch: one pass over each half of the train split).
+        warmup_epochs: first epochs that train only the supernet weights (GDAS / FBNet warm-up, so the task
+            loss that then guides the architecture comes from a supernet that has learnt something);
+            None = a fifth of the epochs, rounded down (0 for searches under 5 epochs).
         w_lr, w_lr_min, w_momentum, w_weight_decay: SGD on the weights, cosine 0.025 → 0.001 (paper).
         arch_lr: Adam on the architecture; None = automatic: GDAS's 3e-4 when the search has ≥ 10,000
             architecture steps, else 3 / steps so the logits can move by O(1) in a short search.
@@ -42,12 +48,14 @@ class SearchConfig:
     profile: str | None = None
     ops: tuple = ()
     init_channels: int = 16
+    stem_stride: int | None = None
     stem_multiplier: int = 1
     blocks: int = 3
     max_depth: int = 5
     initial_depth: int = 3
     nodes: int = 4
     epochs: int = 10
+    warmup_epochs: int | None = None
     batch_size: int = 32
     w_lr: float = 0.025
     w_lr_min: float = 1e-3
@@ -87,11 +95,16 @@ class SearchConfig:
             raise ConfigError(f"--tolerance must be in (0, 1), e.g. 0.1 for a 10% band below the target; got {self.tolerance}")
         if self.init_channels < 2 or self.init_channels % 2:
             raise ConfigError(f"--init-channels must be an even number >= 2, got {self.init_channels}")
+        if self.stem_stride is not None and self.stem_stride not in STEM_STRIDES:
+            raise ConfigError(f"--stem-stride must be one of {', '.join(map(str, STEM_STRIDES))} (or auto), got {self.stem_stride}")
         if not 1 <= self.initial_depth <= self.max_depth:
             raise ConfigError(f"initial depth {self.initial_depth} must be within 1..--max-depth ({self.max_depth})")
         for name in ("epochs", "batch_size", "max_depth", "blocks", "stem_multiplier", "retrain_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        if self.warmup_epochs is not None and not 0 <= self.warmup_epochs < self.epochs:
+            raise ConfigError(f"--warmup-epochs must be in 0..epochs-1 ({self.epochs - 1}) so the architecture gets "
+                              f"updated at all, got {self.warmup_epochs}")
         if self.retrain_epochs < 0:
             raise ConfigError(f"--retrain-epochs must be >= 0, got {self.retrain_epochs}")
         if self.tau_min <= 0 or self.tau_max < self.tau_min:
@@ -100,6 +113,9 @@ class SearchConfig:
             raise ConfigError(f"unknown loss '{self.loss}'; valid: {', '.join(LOSSES)}")
         if self.nodes != 4:
             raise ConfigError(f"the search space has 4 nodes per cell (the genotype format), got {self.nodes}")
+
+    def resolved_warmup_epochs(self) -> int:
+        return self.epochs // 5 if self.warmup_epochs is None else int(self.warmup_epochs)
 
     def to_dict(self) -> dict:
         out = asdict(self)

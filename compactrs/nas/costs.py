@@ -14,7 +14,7 @@ layout, the same walk ``CellNet`` is built from.
 
 ``CostTable`` lays these out over the supernet so that the expected cost under the architecture
 distribution is one differentiable expression, and the cost of a discrete genotype is the same expression on
-one-hot probabilities (for MACs it equals ``count_macs`` of the built CellNet exactly; tests check this).
+one-hot probabilities (for MACs it equals ``compactrs.cost.count_macs`` of the built CellNet exactly; tests check this).
 """
 from __future__ import annotations
 
@@ -26,7 +26,6 @@ from typing import Protocol, Sequence
 import torch
 from torch import nn
 
-from compactrs.cost import count_macs
 from compactrs.errors import ConfigError
 from compactrs.nn.geometry import DEFAULT_STEM, validate_stem
 from compactrs.nn.ops import FactorizedReduce, ReLUConvBN, make_op
@@ -45,14 +44,47 @@ class CostModel(Protocol):
               stem: dict | None = None) -> float: ...
 
 
+def layer_macs(module: nn.Module, input_shape: Sequence[int]) -> int:
+    """MACs of one forward pass, summed over the module's conv and linear layers (hooks on a zero input).
+
+    The same policy as ``compactrs.cost.count_macs`` (fvcore) for the modules of the search space, which
+    multiply-accumulate only in ``nn.Conv2d`` / ``nn.Linear`` (batch norm, activations, pools, adds, concat
+    count zero): a conv costs ``output elements × in_channels / groups × kernel area``, a linear layer
+    ``output elements × in_features``. One forward pass of a tiny module takes about a millisecond, where an
+    fvcore trace takes ~50–100 ms; the cost tables need hundreds of counts per width and stem stride.
+    tests/nn/test_geometry.py checks that every table equals ``count_macs`` of the built network.
+    """
+    total = 0
+
+    def conv(m: nn.Conv2d, inputs, output) -> None:
+        nonlocal total
+        total += output.numel() * (m.in_channels // m.groups) * m.kernel_size[0] * m.kernel_size[1]
+
+    def linear(m: nn.Linear, inputs, output) -> None:
+        nonlocal total
+        total += output.numel() * m.in_features
+
+    handles = [m.register_forward_hook(conv) for m in module.modules() if isinstance(m, nn.Conv2d)]
+    handles += [m.register_forward_hook(linear) for m in module.modules() if isinstance(m, nn.Linear)]
+    was_training = module.training
+    try:
+        with torch.no_grad():
+            module.eval()(torch.zeros(*input_shape))
+    finally:
+        module.train(was_training)
+        for handle in handles:
+            handle.remove()
+    return total
+
+
 class MacCost:
-    """MACs of each piece, counted once per context with ``compactrs.cost.count_macs`` on the real module."""
+    """MACs of each piece, counted once per context on the real module (``layer_macs`` = ``count_macs``' policy)."""
 
     unit = "MACs"
 
     @lru_cache(maxsize=None)
     def edge(self, op: str, channels: int, size: int, stride: int) -> float:
-        return float(count_macs(make_op(op, channels, stride), (1, channels, size, size)))
+        return float(layer_macs(make_op(op, channels, stride), (1, channels, size, size)))
 
     @lru_cache(maxsize=None)
     def preprocess_parts(self, c_prev_prev: int, c_prev: int, channels: int, size: int, reduction_prev: bool) -> tuple[float, float]:
@@ -64,7 +96,7 @@ class MacCost:
         else:
             pre0, size0 = ReLUConvBN(c_prev_prev, channels, 1, 1, 0), size
         pre1 = ReLUConvBN(c_prev, channels, 1, 1, 0)
-        return float(count_macs(pre0, (1, c_prev_prev, size0, size0))), float(count_macs(pre1, (1, c_prev, size, size)))
+        return float(layer_macs(pre0, (1, c_prev_prev, size0, size0))), float(layer_macs(pre1, (1, c_prev, size, size)))
 
     def cell_base(self, c_prev_prev: int, c_prev: int, channels: int, size: int, reduction: bool, reduction_prev: bool) -> float:
         return sum(self.preprocess_parts(c_prev_prev, c_prev, channels, size, reduction_prev))
@@ -78,7 +110,7 @@ class MacCost:
     def _fixed(self, in_bands, input_size, stem_channels, final_channels, num_classes, kind, stride) -> float:
         stem = make_stem({"kind": kind, "stride": stride}, in_bands, stem_channels)  # CellNet's stem
         head = nn.Linear(final_channels, num_classes)
-        return float(count_macs(stem, (1, in_bands, input_size, input_size)) + count_macs(head, (1, final_channels)))
+        return float(layer_macs(stem, (1, in_bands, input_size, input_size)) + layer_macs(head, (1, final_channels)))
 
 
 class LatencyCost:

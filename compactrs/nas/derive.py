@@ -15,10 +15,14 @@ from compactrs.models import arch_of, build_model
 from compactrs.nas.costs import CostTable, LatencyCost, MacCost
 from compactrs.nas.losses import log_distance, relative_miss, within_band
 from compactrs.nas.space import supernet_layout
+from compactrs.nn.geometry import STEM_STRIDES, validate_stem
 from compactrs.units import human_count
 
 MAC_COST = MacCost()  # one shared cache of per-op MAC counts
 MAX_WIDTH = 256
+#: the narrowest first-block width the search chooses on its own (issue 9: never fewer than 8 channels;
+#: a user who asks for a smaller --init-channels gets that as the floor instead)
+MIN_WIDTH = 8
 
 
 @dataclass(frozen=True)
@@ -40,8 +44,9 @@ class BudgetSpace:
     """Prices genotypes of one dataset shape at any width: MAC tables (and latency tables with a profile)."""
 
     def __init__(self, in_bands: int, input_size: int, num_classes: int, ops, stem_multiplier: int = 1, blocks: int = 3,
-                 max_depth: int = 5, nodes: int = 4, profile=None):
+                 max_depth: int = 5, nodes: int = 4, profile=None, min_width: int = MIN_WIDTH):
         self.in_bands, self.input_size, self.num_classes = in_bands, input_size, num_classes
+        self.min_width = min_width
         self.ops, self.stem_multiplier, self.blocks, self.max_depth, self.nodes = tuple(ops), stem_multiplier, blocks, max_depth, nodes
         self.profile = profile
         self._tables: dict = {}
@@ -53,11 +58,13 @@ class BudgetSpace:
         widths = (getattr(self.profile, "space", None) or {}).get("init_channels")
         return tuple(sorted(int(w) for w in widths)) if widths else None
 
-    def table(self, kind: str, width: int) -> CostTable:
-        key = (kind, width)
+    def table(self, kind: str, width: int, stride: int = 1) -> CostTable:
+        """The cost table of the supernet at ``width`` with a conv stem of ``stride`` (built once, cached)."""
+        key = (kind, width, stride)
         if key not in self._tables:
             model = MAC_COST if kind == "macs" else LatencyCost(self.profile)
-            layout = supernet_layout(self.input_size, width, self.stem_multiplier, self.blocks, self.max_depth, self.nodes)
+            layout = supernet_layout(self.input_size, width, self.stem_multiplier, self.blocks, self.max_depth, self.nodes,
+                                     {"kind": "conv", "stride": stride})
             self._tables[key] = CostTable(model, layout, self.ops, self.in_bands, self.input_size, self.num_classes, self.nodes)
         return self._tables[key]
 
@@ -66,15 +73,15 @@ class BudgetSpace:
             # the profile's own whole-network prediction (may model more than the per-piece table)
             return float(self.profile.predict_genotype(genotype, self.in_bands, self.input_size, self.num_classes,
                                                        init_channels=width, stem_multiplier=self.stem_multiplier))
-        return self.table(kind, width).discrete(genotype)
+        return self.table(kind, width, validate_stem(genotype.get("stem"))["stride"]).discrete(genotype)
 
-    def extremes(self, kind: str, width: int) -> tuple[float, float]:
+    def extremes(self, kind: str, width: int, stride: int = 1) -> tuple[float, float]:
         """(cheapest, dearest) cost of simple genotypes of the space at ``width`` (its reachable range).
 
         Cheapest: the cheapest op on every slot, depth 1. Dearest: the dearest op (and, in reduction cells,
         input) on every slot with both cell inputs read (no dead code), depth ``max_depth``.
         """
-        table = self.table(kind, width)
+        table = self.table(kind, width, stride)
         n_ops = len(self.ops)
         out = []
         for pick in (min, max):
@@ -91,21 +98,21 @@ class BudgetSpace:
                 s, o = pick(((s, o) for s in sources for o in range(n_ops)), key=lambda so: reduce_costs[so[0], so[1]])
                 genotype["reduce"].append([self.ops[o], s])
             depth = 1 if pick is min else self.max_depth
-            out.append(table.discrete({**genotype, "depths": [depth] * self.blocks}))
+            out.append(table.discrete({**genotype, "depths": [depth] * self.blocks, "stem": {"kind": "conv", "stride": stride}}))
         return out[0], out[1]
 
 
-def _nearest_even(predicate, start: int, step: int) -> int | None:
+def _nearest_even(predicate, start: int, step: int, low: int = 2) -> int | None:
     """The even width nearest ``start`` in direction ``step`` (±2) where a monotone predicate turns true.
 
     Gallops (2, 4, 8, ... widths away) and then bisects, so few cost tables are built.
     """
-    inside = lambda w: 2 <= w <= MAX_WIDTH  # noqa: E731
+    inside = lambda w: low <= w <= MAX_WIDTH  # noqa: E731
     last_false, distance = start, 1
     while True:
         w = start + step * distance
         if not inside(w):
-            w = 2 if step < 0 else MAX_WIDTH
+            w = low if step < 0 else MAX_WIDTH
             if w == last_false or not predicate(w):
                 return None
             break
@@ -122,7 +129,7 @@ def _nearest_even(predicate, start: int, step: int) -> int | None:
     return hi if step > 0 else lo
 
 
-def choose_search_width(space: BudgetSpace, budgets: list[Budget], width: int) -> tuple[int, str]:
+def choose_search_width(space: BudgetSpace, budgets: list[Budget], width: int, stride: int = 1) -> tuple[int, str]:
     """The even width nearest ``width`` whose space contains every budget band; returns (width, message).
 
     Both ends of the space's cost range grow with the width: if its dearest genotype is under a target the
@@ -130,16 +137,17 @@ def choose_search_width(space: BudgetSpace, budgets: list[Budget], width: int) -
     narrows to the widest width under it.
 
     Raises:
-        TargetError: no even width in 2..256 can hold the band(s).
+        TargetError: no even width in ``space.min_width``..256 can hold the band(s).
     """
     def ranges(w: int) -> str:
-        return "; ".join(f"{b.show(space.extremes(b.kind, w)[0])} to {b.show(space.extremes(b.kind, w)[1])}" for b in budgets)
+        return "; ".join(f"{b.show(space.extremes(b.kind, w, stride)[0])} to {b.show(space.extremes(b.kind, w, stride)[1])}"
+                         for b in budgets)
 
     def reaches(w: int) -> bool:
-        return all(space.extremes(b.kind, w)[1] >= b.target for b in budgets)
+        return all(space.extremes(b.kind, w, stride)[1] >= b.target for b in budgets)
 
     def under_floor(w: int) -> bool:
-        return all(space.extremes(b.kind, w)[0] <= b.target * (1 - b.tolerance) for b in budgets)
+        return all(space.extremes(b.kind, w, stride)[0] <= b.target * (1 - b.tolerance) for b in budgets)
 
     bands = ", ".join(b.band() for b in budgets)
     covered = space.profile_widths(budgets)
@@ -157,16 +165,58 @@ def choose_search_width(space: BudgetSpace, budgets: list[Budget], width: int) -
     if reaches(width) and under_floor(width):
         return width, f"at init_channels {width} the space spans {ranges(width)}: it holds the target band {bands}"
     if not reaches(width):
-        chosen = _nearest_even(reaches, width, +2)
+        chosen = _nearest_even(reaches, width, +2, space.min_width)
     else:
-        chosen = _nearest_even(under_floor, width, -2)
+        chosen = _nearest_even(under_floor, width, -2, space.min_width)
     if chosen is None or not (reaches(chosen) and under_floor(chosen)):
-        edge = MAX_WIDTH if not reaches(width) else 2  # the width limit in the direction the target lies
+        edge = MAX_WIDTH if not reaches(width) else space.min_width  # the width limit in the direction the target lies
         raise TargetError(f"no width of the search space reaches the target band {bands} on this input "
                           f"(init_channels {width} spans {ranges(width)}; init_channels {edge} spans {ranges(edge)}); "
                           f"choose a target inside what the space can reach, or another --ops set")
     return chosen, (f"at init_channels {width} the space spans {ranges(width)}, which does not hold the target band "
                     f"{bands}; searching at init_channels {chosen} instead (spans {ranges(chosen)})")
+
+
+def stem_strides(space: BudgetSpace, budgets: list[Budget], stride: int | None) -> tuple[int, ...]:
+    """The stem strides the search may choose from: the one asked for, or all (stride 1 only under a latency budget)."""
+    if stride is not None:
+        return (int(stride),)
+    if any(b.kind == "latency_ms" for b in budgets):
+        return (1,)  # latency profiles price the stride-1 stem only (compactrs.nas.costs.LatencyCost)
+    return STEM_STRIDES
+
+
+def choose_stem_and_width(space: BudgetSpace, budgets: list[Budget], width: int,
+                          stride: int | None = None) -> tuple[int, int, str]:
+    """The stem stride and search width for the budgets: ``(stride, width, message)``, before any training.
+
+    The rule (issue 9: keep channels, give up resolution): the smallest stride whose space holds every band at
+    the requested ``width`` or wider (full resolution when the budget allows the width); if no stride does,
+    the stride that allows the widest first cells. Widths stay ≥ ``space.min_width`` (8) at every stride.
+
+    Raises:
+        TargetError: no stride and width holds the band(s); the one-line message names the reachable range.
+    """
+    fallback = []
+    for s in stem_strides(space, budgets, stride):
+        try:
+            w, message = choose_search_width(space, budgets, width, s)
+        except TargetError:
+            continue
+        if w >= width:
+            return s, w, f"stem stride {s}: {message}"
+        fallback.append((w, -s, message))
+    if fallback:
+        w, s, message = max(fallback)
+        return -s, w, f"stem stride {-s} (the stride that keeps the widest cells under this budget): {message}"
+    strides = stem_strides(space, budgets, stride)
+    lows = {b.kind: min(space.extremes(b.kind, space.min_width, s)[0] for s in strides) for b in budgets}
+    # the dearest network is the widest at the smallest stride (one table; width 256 tables are slow to build)
+    highs = {b.kind: space.extremes(b.kind, MAX_WIDTH, min(strides))[1] for b in budgets}
+    reach = "; ".join(f"{b.show(lows[b.kind])} to {b.show(highs[b.kind])}" for b in budgets)
+    raise TargetError(f"the search space cannot hold the target band {', '.join(b.band() for b in budgets)} on "
+                      f"{space.in_bands}x{space.input_size}x{space.input_size} inputs with ≥ {space.min_width} channels per "
+                      f"first cell (stem stride {'/'.join(map(str, strides))}): it reaches {reach}; choose a target in that range")
 
 
 @dataclass
@@ -208,11 +258,11 @@ def fit_budget(space: BudgetSpace, budgets: list[Budget], genotype: dict, width:
         # widths around the one whose cost crosses the target (costs grow with width)
         under = lambda w: space.cost(primary.kind, genotype, w) <= primary.target  # noqa: E731
         if under(width):
-            above = _nearest_even(lambda w: not under(w), width, +2)
+            above = _nearest_even(lambda w: not under(w), width, +2, space.min_width)
             crossing = MAX_WIDTH if above is None else above - 2
         else:
-            crossing = _nearest_even(under, width, -2) or 2
-        near = sorted({w for w in (crossing - 2, crossing, crossing + 2) if 2 <= w <= MAX_WIDTH} | {width})
+            crossing = _nearest_even(under, width, -2, space.min_width) or space.min_width
+        near = sorted({w for w in (crossing - 2, crossing, crossing + 2) if space.min_width <= w <= MAX_WIDTH} | {width})
     depth_options = [sorted({min(max(d + delta, 1), space.max_depth) for delta in (-1, 0, 1)}) for d in genotype["depths"]]
     candidates = []
     for w in near:
@@ -224,7 +274,9 @@ def fit_budget(space: BudgetSpace, budgets: list[Budget], genotype: dict, width:
             candidates.append((miss, depth_change, abs(w - width), sum(log_distance(costs[b.kind], b.target, b.tolerance) for b in budgets), w, g, costs))
     candidates.sort(key=lambda c: c[:4])
     miss, depth_change, _, _, w, g, costs = candidates[0]
-    what = f"init_channels {width} → {w}" + (f", depths {genotype['depths']} → {g['depths']}" if depth_change else "")
+    changes = ([f"init_channels {width} → {w}"] if w != width else []) + \
+        ([f"depths {genotype['depths']} → {g['depths']}"] if depth_change else [])
+    what = ", ".join(changes) or f"init_channels {width} (unchanged)"
     as_searched = ", ".join(b.show(searched[b.kind]) for b in budgets)
     if miss == 0:
         message = f"the derived network ({as_searched} at init_channels {width}) missed the band; adjusted {what} to land on it"

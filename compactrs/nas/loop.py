@@ -25,14 +25,18 @@ from compactrs.errors import ArtifactError, ConfigError
 from compactrs.nas.config import SearchConfig
 from compactrs.nas.costs import CostTable
 from compactrs.nas.ddp import World, average_gradients, barrier, broadcast_parameters, check_in_sync, sum_over_ranks
-from compactrs.nas.losses import complexity_loss, target_loss
-from compactrs.nas.sampling import linear_temperature
+from compactrs.nas.losses import complexity_loss, target_loss, within_band
+from compactrs.nas.sampling import TrainingDiverged, linear_temperature
 from compactrs.nas.supernet import CELL_TYPES, Supernet
+from compactrs.nn.geometry import DEFAULT_STEM, validate_stem
 from compactrs.training.loop import configure_threads, cosine_lr, dihedral_augment, seed_everything
 from compactrs.training.losses import make_loss
 
 CHECKPOINT_FORMAT = "compactrs.search-checkpoint/1"
 CHECKPOINT_NAME = "checkpoint.pt"
+STEER_GROWTH = 1.1   # budget-weight growth per architecture step while the derived network is off budget
+STEER_MAX = 1e4
+STEER_TEMPERATURE = 0.3  # softmax temperature of the sharpened distribution whose cost tracks the derived network
 
 
 @dataclass
@@ -82,9 +86,11 @@ class BiLevelSearch:
     """One search run: supernet, optimisers, generators; ``run`` trains it and returns the outcome."""
 
     def __init__(self, config: SearchConfig, dataset: Dataset, init_channels: int, mac_table: CostTable,
-                 latency_table: CostTable | None, work_dir: Path, world: World = World(), progress: Progress | None = None):
+                 latency_table: CostTable | None, work_dir: Path, world: World = World(), progress: Progress | None = None,
+                 stem: dict | None = None):
         self.config, self.dataset, self.world = config, dataset, world
         self.init_channels = init_channels
+        self.stem = validate_stem(stem)
         self.mac_table, self.latency_table = mac_table, latency_table
         self.work_dir = Path(work_dir)
         self.progress = progress or Progress()
@@ -93,7 +99,7 @@ class BiLevelSearch:
         seed_everything(config.seed)  # the supernet's initial weights and logits are part of the seed
         h, _ = dataset.input_size
         self.net = Supernet(dataset.in_bands, dataset.num_classes, h, config.ops, init_channels, config.stem_multiplier,
-                            config.blocks, config.max_depth, config.initial_depth, config.nodes)
+                            config.blocks, config.max_depth, config.initial_depth, config.nodes, self.stem)
         self.net = self.net.to(memory_format=torch.channels_last)
         broadcast_parameters(self.net, world)
         self.weights, self.arch = self.net.weight_parameters(), self.net.arch_parameters()
@@ -104,7 +110,8 @@ class BiLevelSearch:
                               f"process and half; use fewer processes or more data")
         self.steps_per_epoch = math.ceil(self.shard / config.batch_size)
         self.total_steps = self.steps_per_epoch * config.epochs
-        self.arch_lr = resolve_arch_lr(config, self.total_steps)
+        self.warmup_epochs = config.resolved_warmup_epochs()
+        self.arch_lr = resolve_arch_lr(config, self.steps_per_epoch * (config.epochs - self.warmup_epochs))
         self.w_opt = torch.optim.SGD(self.weights, lr=config.w_lr, momentum=config.w_momentum, weight_decay=config.w_weight_decay)
         self.a_opt = torch.optim.Adam(self.arch, lr=self.arch_lr, betas=(config.arch_beta1, config.arch_beta2),
                                       weight_decay=config.arch_weight_decay)
@@ -116,6 +123,9 @@ class BiLevelSearch:
         self.history: list = []
         self.epoch = 0
         self.seconds = 0.0
+        # multiplier of the budget losses, raised while the derived network is outside a band (see _steer)
+        self.budget_scale = 1.0
+        self._derived_costs: dict = {}
 
     # -- checkpoints ------------------------------------------------------------------------------------
     @property
@@ -124,13 +134,14 @@ class BiLevelSearch:
 
     def _identity(self) -> dict:
         return {"config": self.config.search_fields(), "dataset": self.dataset.spec, "init_channels": self.init_channels,
-                "world_size": self.world.size}
+                "stem": self.stem, "world_size": self.world.size}
 
     def save(self) -> None:
         if not self.world.is_main:
             return
         payload = {
             "format": CHECKPOINT_FORMAT, **self._identity(), "epoch": self.epoch, "seconds": self.seconds,
+            "budget_scale": self.budget_scale,
             "supernet": {k: v.detach().clone() for k, v in self.net.state_dict().items()},
             "w_opt": self.w_opt.state_dict(), "a_opt": self.a_opt.state_dict(),
             "rng": {"torch": torch.get_rng_state(), "sample": self.sample_gen.get_state(), "data": self.data_gen.get_state()},
@@ -153,6 +164,8 @@ class BiLevelSearch:
             raise ArtifactError(f"'{path}' is not a compactrs search checkpoint; delete it or choose another --out")
         mine = self._identity()
         differing = sorted(k for k in ("dataset", "init_channels", "world_size") if payload.get(k) != mine[k])
+        if payload.get("stem", DEFAULT_STEM) != mine["stem"]:
+            differing.append("stem")
         differing += sorted(k for k, v in mine["config"].items() if payload["config"].get(k) != v)
         if differing:
             raise ConfigError(f"--resume: the checkpoint in '{path.parent}' was made with different {differing}; "
@@ -166,6 +179,7 @@ class BiLevelSearch:
         self.history = list(payload["history"])
         self.epoch = int(payload["epoch"])
         self.seconds = float(payload["seconds"])
+        self.budget_scale = float(payload.get("budget_scale", 1.0))
         return True
 
     # -- one step of each level -------------------------------------------------------------------------
@@ -188,7 +202,8 @@ class BiLevelSearch:
         logits = self.net(xb, sample)
         loss = self.task_loss(logits, yb)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"search weight loss became {loss.item()}; lower --w-lr")
+            raise TrainingDiverged(f"search weight loss became {loss.item()} in epoch {self.epoch + 1}; lower --w-lr "
+                                   f"(now {self.config.w_lr:g})")
         self._set_gradients(loss, self.weights)
         nn.utils.clip_grad_norm_([p for p in self.weights if p.grad is not None], 5.0)
         for group in self.w_opt.param_groups:
@@ -197,36 +212,91 @@ class BiLevelSearch:
         self.w_opt.zero_grad(set_to_none=True)
         return loss.item() * len(index), int((logits.argmax(1) == yb).sum())
 
+    def _derived_cost(self, table: CostTable, genotype: dict) -> float:
+        """Cost of the current argmax genotype; cached, since it changes far less often than every step."""
+        key = (table.unit, json.dumps(genotype, sort_keys=True))
+        if key not in self._derived_costs:
+            self._derived_costs[key] = table.discrete(genotype)
+        return self._derived_costs[key]
+
     def budget_terms(self, sample_depths: list[int]) -> tuple[torch.Tensor, dict]:
-        """C_cpl · L_cpl + budget losses (MACs and, with a profile, latency) and their values for the log."""
+        """C_cpl · L_cpl + budget losses (MACs and, with a profile, latency) and their values for the log.
+
+        Each budget loss is weighted by its configured weight times ``budget_scale`` (see ``_steer``).
+        """
         config = self.config
         probs = self.net.probabilities()
+        sharp = self.net.probabilities(STEER_TEMPERATURE)
         derived = self.net.derive()
         expected_macs = self.mac_table.expected(probs)
         loss = config.cpl_weight * complexity_loss(self.mac_table, probs, sample_depths)
-        info = {"expected_macs": float(expected_macs.detach()), "derived_macs": self.mac_table.discrete(derived)}
+        info = {"expected_macs": float(expected_macs.detach()), "derived_macs": self._derived_cost(self.mac_table, derived),
+                "budget_scale": self.budget_scale}
+        budgets = []
         if config.flops_target is not None:
-            loss = loss + config.target_weight * target_loss(expected_macs, info["derived_macs"], config.flops_target, config.tolerance)
+            budgets.append((self.mac_table, expected_macs, info["derived_macs"], config.flops_target, config.target_weight))
         if self.latency_table is not None:
             expected_ms = self.latency_table.expected(probs)
-            info.update(expected_latency_ms=float(expected_ms.detach()), derived_latency_ms=self.latency_table.discrete(derived))
-            loss = loss + config.latency_weight * target_loss(expected_ms, info["derived_latency_ms"], config.latency_target_ms, config.tolerance)
+            info.update(expected_latency_ms=float(expected_ms.detach()),
+                        derived_latency_ms=self._derived_cost(self.latency_table, derived))
+            budgets.append((self.latency_table, expected_ms, info["derived_latency_ms"], config.latency_target_ms, config.latency_weight))
+        for table, expected, derived_cost, target, weight in budgets:
+            # two pulls towards the band: the expected cost of the distribution (direction by its own value),
+            # and the sharpened expectation that tracks the argmax network (direction by that network's cost)
+            pull = target_loss(expected, float(expected.detach()), target, config.tolerance)
+            pull = pull + target_loss(table.expected(sharp), derived_cost, target, config.tolerance)
+            loss = loss + self.budget_scale * weight * pull
         return loss, info
+
+    def _steer(self, info: dict) -> None:
+        """Dual ascent on the budget weight: ×STEER_GROWTH per architecture step outside a band, back towards 1 inside.
+
+        Why: the budget loss's gradient is one term beside the task loss's, and Adam normalises their sum, so
+        with a fixed weight the noisy task gradient can cancel it for whole searches (expected MACs stayed at
+        44–51M for a 20M target over 10 epochs). Raising the weight while the derived network misses makes
+        the budget direction dominate within a few dozen steps; Adam then moves the logits by ~lr per step
+        towards the band, and the weight relaxes once inside so the task loss chooses among on-budget nets.
+        """
+        config = self.config
+        outside = (config.flops_target is not None
+                   and not within_band(info["derived_macs"], config.flops_target, config.tolerance))
+        if self.latency_table is not None:
+            outside = outside or not within_band(info["derived_latency_ms"], config.latency_target_ms, config.tolerance)
+        if outside:
+            self.budget_scale = min(self.budget_scale * STEER_GROWTH, STEER_MAX)
+        else:
+            self.budget_scale = max(self.budget_scale / STEER_GROWTH, 1.0)
+
+    def _progress_line(self, record: dict) -> str:
+        """One line per epoch: epoch, tau, train accuracy, expected / derived cost vs the band, seconds."""
+        config = self.config
+        phase = " (weight warm-up)" if record["epoch"] <= self.warmup_epochs else ""
+        parts = [f"search epoch {record['epoch']}/{config.epochs}{phase}", f"tau {record['tau']:.2f}", f"train acc {record['w_acc']:.3f}"]
+        if config.flops_target is not None:
+            parts.append(f"E[MACs] {record['expected_macs'] / 1e6:.2f}M, derived {record['derived_macs'] / 1e6:.2f}M "
+                         f"vs band {_band(config.flops_target, config.tolerance, 'MACs')}")
+        if "expected_latency_ms" in record:
+            parts.append(f"E[latency] {record['expected_latency_ms']:.3f} ms, derived {record['derived_latency_ms']:.3f} ms "
+                         f"vs band {_band(config.latency_target_ms, config.tolerance, 'ms')}")
+        parts.append(f"{record['seconds']:.1f} s")
+        return ", ".join(parts)
 
     def _arch_step(self, index: torch.Tensor, tau: float) -> tuple[float, int]:
         sample = self.net.sample(tau, self.sample_gen)
         xb, yb = self._batch(index)
         logits = self.net(xb, sample)
         task = self.task_loss(logits, yb)
-        budget, _ = self.budget_terms([d + 1 for d in sample.depth_index])
+        budget, info = self.budget_terms([d + 1 for d in sample.depth_index])
         loss = task + budget.to(task.dtype)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"search architecture loss became {loss.item()}; lower the architecture learning rate")
+            raise TrainingDiverged(f"search architecture loss became {loss.item()} in epoch {self.epoch + 1}; lower --arch-lr "
+                                   f"(now {self.arch_lr:.3g})")
         # a parameter can be off the graph for a sample (e.g. reduction cells whose output no later cell
         # reads, with the budget inside its band): it then simply gets no update this step
         self._set_gradients(loss, self.arch)
         self.a_opt.step()
         self.a_opt.zero_grad(set_to_none=True)
+        self._steer(info)
         return task.item() * len(index), int((logits.argmax(1) == yb).sum())
 
     # -- epochs -----------------------------------------------------------------------------------------
@@ -250,8 +320,9 @@ class BiLevelSearch:
             lr = cosine_lr(config.w_lr, config.w_lr_min, self.epoch * self.steps_per_epoch + step, self.total_steps)
             loss, correct = self._weight_step(w_index, tau, lr)
             totals[0] += loss; totals[1] += correct; totals[2] += len(w_index)  # noqa: E702
-            loss, correct = self._arch_step(a_index, tau)
-            totals[3] += loss; totals[4] += correct; totals[5] += len(a_index)  # noqa: E702
+            if self.epoch >= self.warmup_epochs:  # weight warm-up first (GDAS / FBNet): the supernet must learn
+                loss, correct = self._arch_step(a_index, tau)
+                totals[3] += loss; totals[4] += correct; totals[5] += len(a_index)  # noqa: E702
             self.progress.advance("batch")
         self.progress.finish("batch")
         totals = sum_over_ranks(totals, self.world)
@@ -294,12 +365,19 @@ class BiLevelSearch:
             self.history.append(record)
             self.save()
             self.log.line(_summary(record))
+            self.progress.log(self._progress_line(record))  # on stderr even without a terminal (no silent hours)
             self.progress.advance("search")
             barrier(self.world)
             if on_epoch is not None:
                 on_epoch(record)
         self.progress.finish("search")
         return SearchOutcome(self.net.derive(), self.history, self.seconds, self.net, resumed_from)
+
+
+def _band(target: float, tolerance: float, unit: str) -> str:
+    if unit == "MACs":
+        return f"[{target * (1 - tolerance) / 1e6:.2f}M, {target / 1e6:.2f}M]"
+    return f"[{target * (1 - tolerance):.3f}, {target:.3f}] ms"
 
 
 def _summary(record: dict) -> str:

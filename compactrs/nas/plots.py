@@ -1,6 +1,8 @@
 """Search figures: architecture-probability evolution, cost per epoch, accuracy vs MACs against baselines."""
 from __future__ import annotations
 
+import math
+
 import os
 from pathlib import Path
 from typing import Sequence
@@ -70,6 +72,11 @@ def plot_cost(path: str | os.PathLike, history: Sequence[dict], flops_target: fl
     return _save(fig, path)
 
 
+def _mantissa(value: float) -> int:
+    """The leading digit of ``value`` (e.g. 5 for 0.05, 2 for 200)."""
+    return int(round(value / 10 ** math.floor(math.log10(value)), 6))
+
+
 def plot_accuracy_vs_macs(path: str | os.PathLike, searched: dict, baselines: Sequence[dict], title: str) -> Path:
     """Overall accuracy against MACs (log axis): the searched network and the given baselines' reports."""
     plt = _pyplot()
@@ -83,8 +90,10 @@ def plot_accuracy_vs_macs(path: str | os.PathLike, searched: dict, baselines: Se
     from matplotlib.ticker import FuncFormatter
 
     plain = FuncFormatter(lambda value, _: f"{value:g}")
+    # label minor ticks only at 2× and 5× a power of ten: labelling all eight per decade made them overlap
+    sparse = FuncFormatter(lambda value, _: f"{value:g}" if value > 0 and _mantissa(value) in (2, 5) else "")
     ax.xaxis.set_major_formatter(plain)
-    ax.xaxis.set_minor_formatter(plain)
+    ax.xaxis.set_minor_formatter(sparse)
     ax.set_xlabel("MACs per sample (millions, log scale)")
     ax.set_ylabel("test overall accuracy")
     ax.set_title(title if baselines else f"{title}\n(no baselines given: pass --baselines RUN_DIR ...)", fontsize=10)

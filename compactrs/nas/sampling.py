@@ -11,6 +11,13 @@ from typing import Callable
 
 import torch
 
+from compactrs.errors import ConfigError
+
+
+class TrainingDiverged(ConfigError, FloatingPointError):
+    """The search's loss or architecture logits became non-finite; the message names the learning-rate flag to lower."""
+
+
 NoiseFn = Callable[[torch.Size, torch.Generator | None], torch.Tensor]
 
 
@@ -37,10 +44,11 @@ def gumbel_hard(logits: torch.Tensor, tau: float, generator: torch.Generator | N
         indices as a flat Python list (row-major over the leading dimensions).
 
     Raises:
-        FloatingPointError: no finite sample in ``max_tries`` draws (the logits themselves are not finite).
+        TrainingDiverged: no finite sample in ``max_tries`` draws (the logits themselves are not finite).
+        ConfigError: a temperature that is not positive.
     """
     if tau <= 0:
-        raise ValueError(f"Gumbel-softmax temperature must be positive, got {tau}")
+        raise ConfigError(f"Gumbel-softmax temperature must be positive, got {tau}; pass tau_min > 0")
     if mask is not None:
         logits = logits.masked_fill(~mask, float("-inf"))
     log_probs = torch.log_softmax(logits, dim=-1)
@@ -56,8 +64,8 @@ def gumbel_hard(logits: torch.Tensor, tau: float, generator: torch.Generator | N
         index = soft.argmax(dim=-1, keepdim=True)
         hard = torch.zeros_like(soft).scatter_(-1, index, 1.0)
         return hard - soft.detach() + soft, index.flatten().tolist()
-    raise FloatingPointError(f"no finite Gumbel-softmax sample in {max_tries} draws: the architecture logits are "
-                             f"not finite ({logits.detach().flatten()[:8].tolist()} ...); lower the architecture learning rate")
+    raise TrainingDiverged(f"no finite Gumbel-softmax sample in {max_tries} draws: the architecture logits are "
+                           f"not finite ({logits.detach().flatten()[:8].tolist()} ...); lower --arch-lr")
 
 
 def linear_temperature(epoch: int, epochs: int, tau_max: float = 10.0, tau_min: float = 1.0) -> float:

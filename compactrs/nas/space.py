@@ -12,11 +12,11 @@ from typing import Sequence
 
 from compactrs.errors import ConfigError
 from compactrs.nn.geometry import CellNetGeometry, CellSite, cellnet_geometry
-from compactrs.nn.ops import GDAS_OPS, OPS, RS_OPS
+from compactrs.nn.ops import GDAS_OPS, MOBILE_OPS, OPS, RS_OPS
 
 #: named op sets for ``--ops``: the LCZ paper's eight GDAS ops, or those plus the LMSS-NAS multiscale
 #: attention ops (the remote-sensing space, which is every op compactrs has today).
-OP_SETS = {"gdas": GDAS_OPS, "rs": RS_OPS, "all": tuple(OPS)}
+OP_SETS = {"gdas": GDAS_OPS, "rs": RS_OPS, "mobile": MOBILE_OPS, "all": tuple(OPS)}
 
 
 def resolve_ops(ops: str | Sequence[str]) -> tuple[str, ...]:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from compactrs.errors import ConfigError
 from compactrs.nn.geometry import CellSite
 from compactrs.nn.ops import FactorizedReduce, ReLUConvBN, make_op
 from compactrs.nn.stems import make_stem
@@ -112,7 +113,7 @@ class Supernet(nn.Module):
                  stem: dict | None = None):
         super().__init__()
         if not 1 <= initial_depth <= max_depth:
-            raise ValueError(f"initial depth {initial_depth} must be in 1..{max_depth}")
+            raise ConfigError(f"initial depth {initial_depth} must be in 1..--max-depth ({max_depth})")
         self.ops = tuple(ops)
         self.nodes, self.max_depth = nodes, max_depth
         self.layout: SupernetLayout = supernet_layout(input_size, init_channels, stem_multiplier, blocks, max_depth, nodes, stem)
@@ -152,13 +153,17 @@ class Supernet(nn.Module):
         return {"ops": {"normal": self.alpha_normal, "reduce": self.alpha_reduce},
                 "inputs": {"normal": self.beta_normal, "reduce": self.beta_reduce}, "depths": self.depth_logits}
 
-    def probabilities(self) -> ArchProbs:
-        """The (differentiable) plain softmax probabilities of the architecture distribution."""
+    def probabilities(self, temperature: float = 1.0) -> ArchProbs:
+        """The (differentiable) softmax probabilities of the architecture distribution.
+
+        ``temperature`` < 1 sharpens them towards the argmax architecture ``derive`` returns (its cost is the
+        limit of the expected cost as the temperature goes to 0), which the budget loss steers.
+        """
         masked = {t: getattr(self, f"beta_{t}").masked_fill(~self.input_mask, float("-inf")) for t in CELL_TYPES}
         return ArchProbs(
-            ops={t: torch.softmax(getattr(self, f"alpha_{t}"), -1) for t in CELL_TYPES},
-            inputs={t: torch.softmax(masked[t], -1) for t in CELL_TYPES},
-            depths=torch.softmax(self.depth_logits, -1),
+            ops={t: torch.softmax(getattr(self, f"alpha_{t}") / temperature, -1) for t in CELL_TYPES},
+            inputs={t: torch.softmax(masked[t] / temperature, -1) for t in CELL_TYPES},
+            depths=torch.softmax(self.depth_logits / temperature, -1),
         )
 
     # -- sampling and forward ---------------------------------------------------------------------------

@@ -43,7 +43,10 @@ def validate_genotype(genotype: dict) -> dict:
             raise ModelError(f"genotype '{cell_type}' needs two (op, input) pairs per node, got {len(pairs)} pairs")
         clean = []
         for position, pair in enumerate(pairs):
-            op, source = pair[0], int(pair[1])
+            try:
+                op, source = pair[0], int(pair[1])
+            except (TypeError, ValueError, IndexError, KeyError) as exc:
+                raise ModelError(f"genotype '{cell_type}' pair {position} is {pair!r}; each pair is [op name, input index]") from exc
             node = position // 2
             if op not in OPS:
                 raise ModelError(f"genotype '{cell_type}' uses unknown op '{op}'; valid ops: {', '.join(OPS)}")
@@ -53,7 +56,10 @@ def validate_genotype(genotype: dict) -> dict:
                 )
             clean.append([op, source])
         out[cell_type] = clean
-    depths = [int(d) for d in genotype["depths"]]
+    try:
+        depths = [int(d) for d in genotype["depths"]]
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"genotype depths must be a list of cell counts per block, got {genotype['depths']!r}") from exc
     if not depths or min(depths) < 1:
         raise ModelError(f"genotype depths must be positive cell counts per block, got {genotype['depths']}")
     out["depths"] = depths

@@ -1,7 +1,9 @@
 """Candidate operations of the cell search space (the primitives both the supernet and derived nets use).
 
 Every op maps ``C`` channels to ``C`` channels at ``stride`` 1 or 2, so any op can sit on any edge of a
-cell. Names follow DARTS / GDAS, plus the LMSS-NAS multiscale attention ops (``ms_att_k``).
+cell. Names follow DARTS / GDAS, plus the LMSS-NAS multiscale attention ops (``ms_att_k``) and the
+latency-friendly ops: a plain ``conv_3x3`` and MobileNetV2 / MBConv inverted residuals ``mbconv_e{3,6}_k{3,5}``
+(expansion, kernel), optionally with squeeze-excitation (``..._se``).
 """
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from compactrs.errors import ModelError
 from compactrs.nn.attention import ChannelAttention, SpatialAttention
 from compactrs.nn.pointwise import StridedPointwiseConv
 
@@ -72,7 +75,7 @@ class FactorizedReduce(nn.Module):
     def __init__(self, c_in: int, c_out: int, affine: bool = True):
         super().__init__()
         if c_out % 2:
-            raise ValueError(f"FactorizedReduce needs an even number of output channels, got {c_out}")
+            raise ModelError(f"FactorizedReduce needs an even number of output channels, got {c_out}; use an even --init-channels")
         self.relu = nn.ReLU(inplace=False)
         # strided 1×1 convs whose backward avoids a oneDNN heap corruption (see compactrs.nn.pointwise)
         self.conv_1 = StridedPointwiseConv(c_in, c_out // 2, stride=2)
@@ -128,6 +131,59 @@ class MultiScaleAttention(nn.Module):
         return self.spatial_attention(y)
 
 
+class ConvBNReLU(nn.Sequential):
+    """Plain k×k conv → BN → ReLU: the dense op runtimes execute fastest per MAC (conv and ReLU fuse on export)."""
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, affine: bool = True):
+        super().__init__(
+            nn.Conv2d(c_in, c_out, kernel, stride=stride, padding=kernel // 2, bias=False),
+            nn.BatchNorm2d(c_out, affine=affine),
+            nn.ReLU(inplace=False),
+        )
+
+
+class SqueezeExcite(nn.Module):
+    """Squeeze-and-excitation (Hu et al. 2018, as in EfficientNet): pooled 1×1 reduce → ReLU → 1×1 expand → sigmoid gate."""
+
+    def __init__(self, channels: int, hidden: int):
+        super().__init__()
+        self.pool = nn.AdaptiveAvgPool2d(1)
+        self.reduce = nn.Conv2d(channels, hidden, 1)
+        self.act = nn.ReLU(inplace=False)
+        self.expand = nn.Conv2d(hidden, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * torch.sigmoid(self.expand(self.act(self.reduce(self.pool(x)))))
+
+
+class MBConv(nn.Module):
+    """Inverted residual (MobileNetV2 / MBConv): 1×1 expand ×e → BN-ReLU → k×k depthwise (stride) → BN-ReLU → [SE] → 1×1 project → BN.
+
+    The residual connection is kept at stride 1 (input and output have the same shape); the depthwise conv
+    carries the stride. ReLU rather than ReLU6 / swish: it fuses into the preceding conv in onnxruntime and
+    OpenVINO. SE squeezes to a quarter of the op's input channels (at least 4), as EfficientNet does.
+    """
+
+    def __init__(self, c_in: int, c_out: int, kernel: int, stride: int, expansion: int, se: bool = False, affine: bool = True):
+        super().__init__()
+        hidden = c_in * expansion
+        self.expand = nn.Sequential(nn.Conv2d(c_in, hidden, 1, bias=False), nn.BatchNorm2d(hidden, affine=affine), nn.ReLU(inplace=False))
+        self.depthwise = nn.Sequential(
+            nn.Conv2d(hidden, hidden, kernel, stride=stride, padding=kernel // 2, groups=hidden, bias=False),
+            nn.BatchNorm2d(hidden, affine=affine), nn.ReLU(inplace=False),
+        )
+        self.se = SqueezeExcite(hidden, max(4, c_in // 4)) if se else None
+        self.project = nn.Sequential(nn.Conv2d(hidden, c_out, 1, bias=False), nn.BatchNorm2d(c_out, affine=affine))
+        self.residual = stride == 1 and c_in == c_out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.depthwise(self.expand(x))
+        if self.se is not None:
+            y = self.se(y)
+        y = self.project(y)
+        return x + y if self.residual else y
+
+
 OpFactory = Callable[[int, int, bool], nn.Module]
 
 #: name → factory(channels, stride, affine). The order is the order of the architecture parameters.
@@ -143,15 +199,33 @@ OPS: dict[str, OpFactory] = {
     "ms_att_3": lambda c, s, a: MultiScaleAttention(c, c, 3, s, a),
     "ms_att_5": lambda c, s, a: MultiScaleAttention(c, c, 5, s, a),
     "ms_att_7": lambda c, s, a: MultiScaleAttention(c, c, 7, s, a),
+    # latency-friendly ops (issue 9): what CNN runtimes execute fast per MAC
+    "conv_3x3": lambda c, s, a: ConvBNReLU(c, c, 3, s, a),
+    "mbconv_e3_k3": lambda c, s, a: MBConv(c, c, 3, s, 3, False, a),
+    "mbconv_e3_k5": lambda c, s, a: MBConv(c, c, 5, s, 3, False, a),
+    "mbconv_e6_k3": lambda c, s, a: MBConv(c, c, 3, s, 6, False, a),
+    "mbconv_e6_k5": lambda c, s, a: MBConv(c, c, 5, s, 6, False, a),
+    "mbconv_e3_k3_se": lambda c, s, a: MBConv(c, c, 3, s, 3, True, a),
+    "mbconv_e3_k5_se": lambda c, s, a: MBConv(c, c, 5, s, 3, True, a),
+    "mbconv_e6_k3_se": lambda c, s, a: MBConv(c, c, 3, s, 6, True, a),
+    "mbconv_e6_k5_se": lambda c, s, a: MBConv(c, c, 5, s, 6, True, a),
 }
 
-#: the eight GDAS ops (the LCZ paper's search space); the ms_att ops are the remote-sensing additions.
+#: the eight GDAS ops (the LCZ paper's search space); ``RS_OPS`` adds the LMSS-NAS multiscale attention ops;
+#: ``MOBILE_OPS`` adds the latency-friendly ops (plain conv, inverted residuals with and without SE).
 GDAS_OPS = tuple(list(OPS)[:8])
-RS_OPS = tuple(OPS)
+RS_OPS = tuple(list(OPS)[:11])
+MOBILE_OPS = tuple(OPS)
 
 
 def make_op(name: str, channels: int, stride: int, affine: bool = True) -> nn.Module:
-    """Build candidate op ``name`` for ``channels`` channels at ``stride`` (1 or 2)."""
+    """Build candidate op ``name`` for ``channels`` channels at ``stride`` (1 or 2).
+
+    Raises:
+        ModelError: an unknown op name, or a stride other than 1 and 2.
+    """
     if name not in OPS:
-        raise KeyError(f"unknown op '{name}'; valid ops: {', '.join(OPS)}")
+        raise ModelError(f"unknown op '{name}'; valid ops: {', '.join(OPS)}")
+    if stride not in (1, 2):
+        raise ModelError(f"op '{name}' was asked for stride {stride}; ops of the search space take stride 1 or 2")
     return OPS[name](channels, stride, affine)

@@ -8,7 +8,8 @@ import torch
 from compactrs.cost import count_macs
 from compactrs.errors import ModelError
 from compactrs.models import create_model
-from compactrs.nas.costs import CostTable, MacCost
+from compactrs.nas.costs import CostTable, MacCost, layer_macs
+from compactrs.nn.ops import OPS, make_op
 from compactrs.nas.space import supernet_layout
 from compactrs.nn.cells import random_genotype
 from compactrs.nn.geometry import cellnet_geometry, stem_output_size
@@ -31,14 +32,22 @@ def test_cellnet_cells_sit_where_the_geometry_says(stride, size):
     assert geometry.final_channels == model.classifier.in_features
 
 
-@pytest.mark.parametrize("stride", [1, 2, 4])
-def test_cost_table_of_the_supernet_layout_equals_the_built_network(stride):
-    genotype = {**random_genotype(np.random.default_rng(stride), ops=["sep_conv_3x3", "skip_connect", "max_pool_3x3"],
-                                  max_depth=3), "stem": {"kind": "conv", "stride": stride}}
+@pytest.mark.parametrize("stride, seed", [(1, 0), (2, 1), (4, 2), (1, 3)])
+def test_cost_table_of_the_supernet_layout_equals_the_built_network(stride, seed):
+    # every op of the space (mobile ops included) is priced exactly as fvcore counts the built network
+    genotype = {**random_genotype(np.random.default_rng(seed), ops=list(OPS), max_depth=3),
+                "stem": {"kind": "conv", "stride": stride}}
     layout = supernet_layout(20, 6, max_depth=3, stem=genotype["stem"])
-    table = CostTable(MacCost(), layout, ["sep_conv_3x3", "skip_connect", "max_pool_3x3"], 7, 20, 5)
+    table = CostTable(MacCost(), layout, list(OPS), 7, 20, 5)
     model = create_model("cellnet", 7, 5, genotype=genotype, init_channels=6)
     assert table.discrete(genotype) == count_macs(model, (1, 7, 20, 20))
+
+
+@pytest.mark.parametrize("name", [op for op in OPS if op == "conv_3x3" or op.startswith("mbconv")])
+@pytest.mark.parametrize("stride", [1, 2])
+def test_mobile_op_macs_are_counted_exactly(name, stride):
+    op = make_op(name, 8, stride)
+    assert layer_macs(op, (1, 8, 9, 9)) == count_macs(op, (1, 8, 9, 9)) > 0
 
 
 def test_old_genotypes_load_with_the_stride_one_stem_and_bad_stems_are_refused():
