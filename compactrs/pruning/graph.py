@@ -151,13 +151,18 @@ def trace_channel_groups(model: nn.Module, input_shape) -> ChannelGraph:
     Raises:
         ModelError: the model cannot be traced symbolically (data-dependent control flow, ...).
     """
-    from torch.fx import symbolic_trace
+    from torch.fx import GraphModule, Tracer
     from torch.fx.passes.shape_prop import ShapeProp
+
+    class ConvLeafTracer(Tracer):
+        # every Conv2d is one layer, including subclasses defined outside torch.nn (compactrs.nn.pointwise)
+        def is_leaf_module(self, m: nn.Module, qualname: str) -> bool:
+            return isinstance(m, nn.Conv2d) or super().is_leaf_module(m, qualname)
 
     was_training = model.training
     model.eval()
     try:
-        graph_module = symbolic_trace(model)
+        graph_module = GraphModule(model, ConvLeafTracer().trace(model))
         with torch.no_grad():
             ShapeProp(graph_module).propagate(torch.zeros(*input_shape))
     except Exception as exc:  # fx raises many types (TraceError, TypeError on proxies, ...)
