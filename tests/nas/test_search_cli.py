@@ -17,7 +17,7 @@ def test_search_on_indian_pines_lands_on_the_target_or_says_it_missed(indian_pin
             "--batch-size", "64", "--max-depth", "2", "--threads", "1", "--out", str(out), "--json"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
+    report = json.loads(result.stdout)  # stderr carries the per-epoch progress lines
     genotype = json.loads((out / "genotype.json").read_text())
     arch = json.loads((out / "arch.json").read_text())
     saved = json.loads((out / "report.json").read_text())
