@@ -7,7 +7,8 @@ shape and the kept channel indices::
      "layers": {"layer1.0.conv1": {"type": "conv", "weight_shape": [64, 64, 3, 3], "out": [0, 3, ...], "in": null},
                 "layer1.0.bn1":   {"type": "bn", "num_features": 64, "keep": [0, 3, ...]},
                 "features.0":     {"type": "depthwise", "weight_shape": [32, 1, 3, 3], "keep": [...]},
-                "fc":             {"type": "linear", "weight_shape": [10, 512], "in": [...]}},
+                "fc":             {"type": "linear", "weight_shape": [10, 512], "in": [...]},
+                "blocks.0.mixer": {"type": "width", "weight_shape": [128], "keep": [...]}},
      ...}
 
 ``null`` / absent means "all channels". Slicing keeps the selected rows of every tensor (weights, biases,
@@ -47,6 +48,8 @@ def apply_prune_plan(model: nn.Module, plan: dict) -> nn.Module:
                 _slice_bn(name, module, entry)
             elif kind == "linear" and isinstance(module, nn.Linear):
                 _slice_linear(name, module, entry)
+            elif kind == "width" and hasattr(module, "keep_width"):
+                _slice_width(name, module, entry)
             else:
                 raise ArtifactError(f"prune plan says layer '{name}' is a '{kind}' but the model has a "
                                     f"{type(module).__name__} there; the plan belongs to another architecture")
@@ -117,6 +120,15 @@ def _slice_bn(name: str, bn: nn.BatchNorm2d, entry: dict) -> None:
         bn.running_mean = bn.running_mean[keep].clone()
         bn.running_var = bn.running_var[keep].clone()
     bn.num_features = len(keep)
+
+
+def _slice_width(name: str, module: nn.Module, entry: dict) -> None:
+    """A module's declared prunable width (e.g. a Mamba mixer's inner channels): it slices its own tensors."""
+    channels = module.prunable_width()[0]
+    _check_shape(name, entry, [channels])
+    keep = _indices(name, entry, "keep", channels)
+    if keep is not None:
+        module.keep_width(keep)
 
 
 def _slice_linear(name: str, linear: nn.Linear, entry: dict) -> None:

@@ -174,6 +174,23 @@ def prune(model: str | os.PathLike, data: str | Dataset | None = None, config: P
                          extra_report={"prune": summary, "latency_ms": latency}, extra_files={"prune_plan.json": plan})
 
 
+def _kept_whole(graph: ChannelGraph) -> list[dict]:
+    """Layers whose channels were never candidates, with the reason their group is fixed."""
+    kept = []
+    for group in graph.groups.values():
+        entry = {"layers": sorted(set(group.producers + group.passthrough + group.consumers)),
+                 "channels": group.channels, "reason": group.fixed_reason}
+        if group.fixed_reason and entry not in kept:
+            kept.append(entry)
+    kept += [{"layers": [layer.name], "channels": None, "reason": layer.note} for layer in graph.layers if layer.note]
+    grouped = {name for entry in kept for name in entry["layers"]}
+    loose = [layer.name for layer in graph.layers
+             if layer.in_group is None and layer.out_group is None and layer.name not in grouped]
+    if loose:
+        kept.append({"layers": loose, "channels": None, "reason": "reads and writes only fixed channels"})
+    return kept
+
+
 def speedup_summary(before: dict, after: dict, mac_reduction: float) -> dict:
     """Latency speed-ups per measurement key, what share of the MAC reduction they realise, and whether to trust them.
 
@@ -200,6 +217,7 @@ def _summary(source, config, ratio, before, after, after_surgery, threshold, gra
         "round_to": config.round_to,
         "min_channels": config.min_channels,
         "prunable_groups": len(graph.prunable_groups),
+        "kept_whole": _kept_whole(graph),
         "layers_changed": len(plan["layers"]),
         "before": before,
         "after_surgery": after_surgery,

@@ -29,8 +29,11 @@ def magnitude_prior(model: nn.Module, graph: ChannelGraph) -> dict[int, torch.Te
     for group in graph.prunable_groups:
         total = torch.zeros(group.channels)
         for name in dict.fromkeys(group.producers):
-            weight = modules[name].weight.detach().float()
-            norms = weight.abs().flatten(1).sum(1)
+            module = modules[name]
+            if hasattr(module, "width_saliency"):  # a declared width ranks its own channels
+                total += module.width_saliency().float()
+                continue
+            norms = module.weight.detach().float().abs().flatten(1).sum(1)
             total += norms / norms.mean().clamp_min(1e-12)
         prior[group.id] = total / max(1, len(set(group.producers)))
     return prior
@@ -95,7 +98,7 @@ class ChannelGates(nn.Module):
 
     def _hook(self, gid: int):
         def multiply(module, inputs, output):
-            return output * self._gate(gid).to(output.dtype).view(1, -1, 1, 1)
+            return output * self._gate(gid).to(output.dtype).view(1, -1, *([1] * (output.ndim - 2)))
         return multiply
 
 
@@ -106,11 +109,14 @@ def fold_gates(model: nn.Module, gates: ChannelGates) -> None:
     (Exact because the gate is a per-channel constant multiplied onto the module's output.)
     """
     modules = dict(model.named_modules())
+    width_owner = {layer.gate_at: layer.name for layer in gates.graph.layers if layer.kind == "width"}
     with torch.no_grad():
         for gid, probability in gates.probabilities().items():
             for point in dict.fromkeys(gates.graph.groups[gid].gate_points):
                 module = modules[point]
-                if isinstance(module, nn.BatchNorm2d):
+                if point in width_owner:  # a declared width folds its gate itself
+                    modules[width_owner[point]].fold_width_gate(probability)
+                elif isinstance(module, nn.BatchNorm2d):
                     if not module.affine:
                         raise ModelError(f"cannot prune through non-affine BatchNorm '{point}' (affine=False): its "
                                          f"channels cannot be scaled; use BatchNorm2d(affine=True) in the network")

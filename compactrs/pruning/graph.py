@@ -9,6 +9,11 @@ channels). Any operation whose channel semantics are not known here (concatenati
 products such as attention, reshapes, grouped convolutions, adding a constant) *fixes* the groups it
 touches: their channels are never removed, so pruning stays exact. The network's output is fixed too.
 
+A module may declare a prunable width of its own (``prunable_width() -> (channels, gate module)``, with
+``width_macs``, ``width_saliency``, ``fold_width_gate`` and ``keep_width``; e.g. the inner width of a Mamba
+mixer, coupled across its projections, conv, state matrices and skip). The tracer keeps such a module whole
+(a leaf), gives its width a group of its own, and leaves what flows in and out of it fixed.
+
 Why our own tracer rather than Torch-Pruning's DependencyGraph: the plan must be replayable without
 torch-pruning, and the gate points and MAC bookkeeping of the search need the same per-layer facts
 (input group, output group, output size) that the trace yields anyway; a test cross-checks the
@@ -45,7 +50,7 @@ class Layer:
     """One convolution or linear layer as the trace saw it (everything MAC bookkeeping and replay need)."""
 
     name: str
-    kind: str                 # "conv" | "depthwise" | "linear"
+    kind: str                 # "conv" | "depthwise" | "linear" | "width" (a module's declared width)
     in_channels: int
     out_channels: int
     macs: int                 # multiply-accumulates of the unpruned layer for one sample
@@ -53,6 +58,7 @@ class Layer:
     out_group: int | None     # group of the output channels (None: not prunable)
     gate_at: str = ""         # module whose output the channel gate multiplies (its BN, or itself)
     weight_shape: tuple = ()  # of the unpruned layer (the plan records it, replay checks it)
+    note: str = ""            # what of this layer stays whole and why (declared widths)
 
 
 @dataclass
@@ -151,13 +157,20 @@ def trace_channel_groups(model: nn.Module, input_shape) -> ChannelGraph:
     Raises:
         ModelError: the model cannot be traced symbolically (data-dependent control flow, ...).
     """
-    from torch.fx import symbolic_trace
+    from torch.fx import GraphModule, Tracer
     from torch.fx.passes.shape_prop import ShapeProp
+
+    class _WidthAwareTracer(Tracer):
+        def is_leaf_module(self, module, qualified_name):
+            # a declared width is handled as one unit; a Conv2d subclass (e.g. nn.pointwise.StridedPointwiseConv,
+            # whose training path subsamples) is the convolution it extends, whatever module defines it
+            return (hasattr(module, "prunable_width") or isinstance(module, nn.Conv2d)
+                    or super().is_leaf_module(module, qualified_name))
 
     was_training = model.training
     model.eval()
     try:
-        graph_module = symbolic_trace(model)
+        graph_module = GraphModule(model, _WidthAwareTracer().trace(model), type(model).__name__)
         with torch.no_grad():
             ShapeProp(graph_module).propagate(torch.zeros(*input_shape))
     except Exception as exc:  # fx raises many types (TraceError, TypeError on proxies, ...)
@@ -259,6 +272,12 @@ def _module_node(node, module, uf, group_of, opaque, layers, bn_group):
     source = node.args[0] if node.args else None
     gid = group_of(source)
     out_shape = _shape(node)
+    if hasattr(module, "prunable_width"):
+        return _width_node(node, module, source, uf, opaque, layers)
+    if isinstance(module, nn.Conv1d):  # not pruned (no 1-D plan entries), but its MACs belong in the table
+        layers.append(Layer(node.target, "conv", module.in_channels, module.out_channels,
+                            module.weight.numel() * (out_shape[-1] if out_shape else 0), None, None))
+        return opaque(node, f"1-D conv '{node.target}' is not pruned")
     if isinstance(module, nn.Conv2d):
         if out_shape is None or gid is None:
             return opaque(node, f"conv '{node.target}' input has no known channel axis")
@@ -294,6 +313,19 @@ def _module_node(node, module, uf, group_of, opaque, layers, bn_group):
     if isinstance(module, _CHANNEL_PRESERVING_MODULES):
         return gid
     return opaque(node, f"{type(module).__name__} '{node.target}' is not a layer pruning understands")
+
+
+def _width_node(node, module, source, uf, opaque, layers):
+    """A module with a declared prunable width: one group for that width, its MACs scale with it."""
+    channels, gate = module.prunable_width()
+    in_shape = _shape(source) if isinstance(source, torch.fx.Node) else None
+    width = uf.new(channels)
+    outer = in_shape[-1] if in_shape else "?"
+    note = (f"only its inner width ({channels}) is pruned; its input and output width ({outer}, on the last axis) "
+            f"is shared through residual adds and norms with the layers around it, so it stays whole")
+    layers.append(Layer(node.target, "width", channels, channels, int(module.width_macs(in_shape)), None, width,
+                        gate_at=f"{node.target}.{gate}", weight_shape=(channels,), note=note))
+    return opaque(node, f"'{node.target}' keeps its input and output width")
 
 
 def _flatten(node, source, gid, uf, opaque):
@@ -350,6 +382,9 @@ def _place_gates(graph_module, modules, layers, groups, bn_group, uf) -> None:
     gated_bn: set[str] = set()
     for layer in layers:
         if layer.kind == "linear" or layer.out_group is None:
+            continue
+        if layer.kind == "width":  # the module named its own gate point
+            groups[layer.out_group].gate_points.append(layer.gate_at)
             continue
         node = by_name[layer.name]
         users = list(node.users)

@@ -150,6 +150,8 @@ def build_plan(graph: ChannelGraph, selection: Selection) -> dict:
             entry = {"type": "depthwise", "keep": kept(layer.out_group)}
         elif layer.kind == "linear":
             entry = {"type": "linear", "in": kept(layer.in_group)}
+        elif layer.kind == "width":
+            entry = {"type": "width", "keep": kept(layer.out_group)}
         else:
             entry = {"type": "conv", "out": kept(layer.out_group), "in": kept(layer.in_group)}
         if any(entry.get(k) is not None for k in ("keep", "out", "in")):

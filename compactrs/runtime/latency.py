@@ -39,11 +39,12 @@ def latency_key(runtime: str, batch: int, device: str = "cpu") -> str:
 
 def _time_runner(runner, sample_shape: Sequence[int], batches: Sequence[int], config: TimingConfig, seed: int) -> dict:
     rng = np.random.default_rng(seed)
+    device = "cpu" if runner.cpu_bound else "gpu"  # a runner that waits on an accelerator (TensorRT) times the GPU
     out = {}
     with runner:
         for batch in batches:
             x = rng.standard_normal((batch, *sample_shape)).astype(np.float32)
-            out[latency_key(runner.name, batch)] = {"device": "cpu", **runner.timing(x, config)}
+            out[latency_key(runner.name, batch, device)] = {"device": device, **runner.timing(x, config)}
     return out
 
 

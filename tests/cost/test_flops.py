@@ -71,14 +71,15 @@ def test_registry_cost_equals_the_fvcore_count_of_the_built_model(name):
 
 
 def test_registry_cost_falls_back_to_fvcore_for_layers_it_does_not_vouch_for(tmp_path, monkeypatch):
-    # LayerNorm is priced by fvcore but not by torch's FLOP counter: such a network must take the fvcore path.
+    # GroupNorm is priced by fvcore but not by torch's FLOP counter: such a network must take the fvcore path.
+    # (LayerNorm is priced zero by compactrs's policy, like BatchNorm: see compactrs/cost/flops.py.)
     (tmp_path / "normnets.py").write_text(
         "from torch import nn\n"
-        "def ln_net(in_bands, num_classes):\n"
-        "    return nn.Sequential(nn.Flatten(), nn.LayerNorm(in_bands * 16), nn.Linear(in_bands * 16, num_classes))\n")
+        "def gn_net(in_bands, num_classes):\n"
+        "    return nn.Sequential(nn.GroupNorm(1, in_bands), nn.Flatten(), nn.Linear(in_bands * 16, num_classes))\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     from compactrs.cost import registry_cost
 
-    expected = model_cost(create_model("normnets:ln_net", 2, 3), 2, (4, 4))
-    assert registry_cost("normnets:ln_net", 2, 3, (4, 4)) == expected
-    assert expected["macs"] > 32 * 3  # the LayerNorm's cost is in it
+    expected = model_cost(create_model("normnets:gn_net", 2, 3), 2, (4, 4))
+    assert registry_cost("normnets:gn_net", 2, 3, (4, 4)) == expected
+    assert expected["macs"] > 32 * 3  # the GroupNorm's cost is in it

@@ -36,6 +36,7 @@ def test_int8_on_real_data_reports_oa_drop_and_speed(ip_bundle):
     assert by_name["oa_drop"]["oa_reference"] > 0.5  # the run learned something, so the drop means something
     assert by_name["oa_drop"]["oa_drop"] <= 0.01 and by_name["top1_agreement"]["agreement"] >= 0.97
     assert report["speed"]["batch1"]["speedup"] > 0 and report["speed"]["batch32"]["fp32_ms"] > 0
+    assert report["speed"]["batch1"]["threads"] == 1 and isinstance(report["speed"]["batch32"]["contended"], bool)
     # the ORT INT8 file uses uint8 activations, which TensorRT rejects; the check must say so
     from compactrs.exporter.trt_check import check_tensorrt_compat
 

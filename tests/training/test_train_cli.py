@@ -32,6 +32,9 @@ def test_train_writes_complete_run_directory(ip_run):
         assert key in on_disk, key
     assert on_disk["num_classes"] == 4 and on_disk["in_bands"] == 200 and on_disk["input_size"] == [9, 9]
     assert on_disk["macs"] == report["macs"] > 0
+    latency = on_disk["latency_ms"]["measured"]["torch_cpu_b1"]  # the one latency helper: threads, statistic, machine state
+    assert latency["median_ms"] > 0 and isinstance(latency["threads"], int) and latency["statistic"] == "median"
+    assert isinstance(latency["conditions"]["contended"], bool) and latency["conditions"]["reason"]
     assert not list(out.parent.glob(".*partial"))  # no staging leftovers
 
 
