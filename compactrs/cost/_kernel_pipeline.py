@@ -1,0 +1,203 @@
+"""``compactrs profile`` (kernel level): sample → profile kernels in situ → fit → time end to end → validate.
+
+The time budget is set by the network counts: every network costs one export, one profiled session
+(``node_runs`` runs) and ``rounds`` end-to-end rounds of ``min_seconds / rounds``. Fitting and validation
+networks are timed end to end in the same interleaved rounds.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from compactrs.cost import _kernel_build as kb
+from compactrs.cost._fit import accuracy_metrics, macs_linear_fit
+from compactrs.cost._kernel_model import fit_regressors, merge_samples
+from compactrs.cost._measure import TimingConfig
+from compactrs.cost.kernel_latency import KERNEL_PROFILE_SCHEMA, KernelProfile
+from compactrs.errors import ConfigError
+
+#: the input shapes (bands, side) of the shipped datasets: Indian Pines patches, EuroSAT MS / RGB crops, EuroSAT.
+DATASET_INPUTS = ((200, 9), (3, 32), (10, 32), (3, 64), (13, 64))
+WIDTHS = tuple(range(8, 65, 2))
+VALIDATION_SEED_OFFSET = 1_000_003
+#: a measurement is flagged as contended when the timing thread got less than this share of the wall clock,
+#: or the 1-minute load average exceeded the core count.
+MIN_CPU_SHARE = 0.9
+
+
+@dataclass(frozen=True)
+class KernelProfileConfig:
+    """The region to cover, the runtime settings and how many networks to sample."""
+
+    inputs: tuple[tuple[int, int], ...] = DATASET_INPUTS
+    init_channels: tuple[int, ...] = WIDTHS
+    num_classes: tuple[int, ...] = (10,)
+    ops: tuple[str, ...] = ()            # empty: every op of compactrs.nn.ops.OPS
+    nodes: int = 4
+    blocks: int = 3
+    max_depth: int = 5
+    stem_multiplier: int = 1
+    threads: int = 1
+    batch: int = 1
+    fit_archs: int = 100                 # of which the last third are drawn adaptively
+    validate_archs: int = 0
+    node_runs: int = 20
+    seed: int = 0
+    timing: TimingConfig = field(default_factory=lambda: TimingConfig(min_runs=10, min_seconds=0.2, rounds=2))
+
+    def space(self) -> dict:
+        from compactrs.nn.ops import OPS
+
+        ops = list(self.ops or OPS)
+        unknown = [op for op in ops if op not in OPS]
+        if unknown:
+            raise ConfigError(f"unknown ops {unknown}; valid ops: {', '.join(OPS)}")
+        if min(self.init_channels) < 1:
+            raise ConfigError(f"init_channels must be positive, got {list(self.init_channels)}")
+        return {"inputs": [list(pair) for pair in self.inputs],
+                "in_bands": sorted({b for b, _ in self.inputs}), "input_size": sorted({s for _, s in self.inputs}),
+                "init_channels": sorted(self.init_channels), "num_classes": list(self.num_classes), "ops": ops,
+                "nodes": self.nodes, "blocks": self.blocks, "max_depth": self.max_depth,
+                "stem_multiplier": self.stem_multiplier}
+
+
+class MachineWatch:
+    """The machine's state over a measurement: load average before/after and the timing thread's CPU share."""
+
+    def __enter__(self):
+        self.load_before = kb.machine_load()
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self.wall
+        self.cpu_share = (time.process_time() - self.cpu) / max(self.seconds, 1e-9)
+        self.load_after = kb.machine_load()
+
+    def state(self) -> dict:
+        cores = os.cpu_count() or 1
+        loaded = max(self.load_before, self.load_after) > cores
+        contended = bool(self.cpu_share < MIN_CPU_SHARE or loaded)
+        reason = []
+        if self.cpu_share < MIN_CPU_SHARE:
+            reason.append(f"the timing thread got {self.cpu_share:.0%} of the wall clock (< {MIN_CPU_SHARE:.0%})")
+        if loaded:
+            reason.append(f"load average {max(self.load_before, self.load_after):.1f} on {cores} cores")
+        return {"load_before": round(self.load_before, 2), "load_after": round(self.load_after, 2), "cores": cores,
+                "cpu_share": round(self.cpu_share, 3), "seconds": round(self.seconds, 1), "contended": contended,
+                "reason": "; ".join(reason) or None}
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, progress=None, command: str = "",
+                         log=None) -> KernelProfile:
+    """Measure, fit (and, with ``validate_archs``, validate) a kernel-level profile; write it to ``out``."""
+    import onnxruntime
+
+    from compactrs._env import machine, versions
+
+    log = log or (lambda message: None)
+    space = config.space()
+    started = time.perf_counter()
+    first = max(1, config.fit_archs - config.fit_archs // 3)
+    with tempfile.TemporaryDirectory(prefix="compactrs-kprofile-") as tmp, MachineWatch() as watch:
+        folder = Path(tmp)
+        specs = kb.sample_specs(space, first, config.seed)
+        items = kb.emit_networks(specs, folder, config.batch, "fit", 0, progress)
+        records = kb.profile_kernels(folder, items, config.threads, config.node_runs, progress)
+        samples, per_network = kb.kernel_samples(folder, items, records)
+        log(f"{len(items)} networks profiled in {time.perf_counter() - started:.0f} s")
+        weights = None
+        if config.fit_archs > first:
+            weights = kb.op_errors(fit_regressors(samples), per_network)
+            log("adaptive sampling, leave-one-out error per op: " +
+                ", ".join(f"{op} {e:.0%}" for op, e in sorted(weights.items(), key=lambda kv: -kv[1])))
+            more = kb.sample_specs(space, config.fit_archs - first, config.seed + 1, weights, specs)
+            more_items = kb.emit_networks(more, folder, config.batch, "fit", len(items), progress)
+            more_records = kb.profile_kernels(folder, more_items, config.threads, config.node_runs, progress)
+            more_samples, more_per_network = kb.kernel_samples(folder, more_items, more_records)
+            samples = merge_samples(samples, more_samples)
+            items, specs, per_network = items + more_items, specs + more, per_network + more_per_network
+        val_items = []
+        if config.validate_archs:
+            val_specs = kb.sample_specs(space, config.validate_archs,
+                                        config.seed + VALIDATION_SEED_OFFSET, exclude=specs)
+            val_items = kb.emit_networks(val_specs, folder, config.batch, "validate", 0, progress)
+        # fitting and validation networks in the same interleaved end-to-end rounds
+        timings = kb.time_networks(folder, items + val_items, config.threads, config.timing, progress)
+        fit_rows = kb.network_rows(items, timings[:len(items)], per_network)
+        data = _profile_data(config, space, samples, fit_rows, machine(), versions(), onnxruntime.__version__)
+        profile = KernelProfile(data, str(out))
+        if val_items:
+            predicted = [profile.predict_onnx(folder / item["file"], item["input_shape"]) for item in val_items]
+            rows = kb.network_rows(val_items, timings[len(items):])
+            data["validation"] = validation_block(rows, predicted, fit_rows)
+    data["measurement"].update({"seconds": round(time.perf_counter() - started, 1), "command": command,
+                                "machine_state": watch.state()})
+    if watch.state()["contended"]:
+        data["measurement"]["warning"] = ("measured under contention (" + watch.state()["reason"] +
+                                          "): do not ship this profile; re-measure on a quiet machine")
+    profile.save(out)
+    return profile
+
+
+def _profile_data(config, space, samples, fit_rows, device, versions, ort_version) -> dict:
+    regressors = fit_regressors(samples)
+    coefficients = kb.fit_network_term(fit_rows)
+    measured = [row["measured_ms"] for row in fit_rows]
+    scaled = [(coefficients["per_run_us"] + coefficients["per_kernel_us"] * row["n_kernels"]
+               + coefficients["scale"] * row["kernel_us"]) / 1e3 for row in fit_rows]
+    return {
+        "schema": KERNEL_PROFILE_SCHEMA, "device": device,
+        "runtime": {"name": "onnxruntime", "version": ort_version, "provider": "CPUExecutionProvider",
+                    "graph_optimization_level": "ORT_ENABLE_ALL"},
+        "precision": "fp32", "threads": config.threads, "batch": config.batch, "space": space, "created": _now(),
+        "measurement": {"method": "kernels of onnxruntime's optimised graph profiled in situ (enable_profiling, "
+                                  f"{config.node_runs} runs, trimmed mean of the middle 60 %); networks end to end in "
+                                  f"{max(2, config.timing.rounds)} interleaved rounds (median)",
+                        "timing": config.timing.to_dict(), "config": _config_json(config)},
+        "kernels": {"model": "nnls-padded-roofline+knn-log-ratio/1", "samples": samples,
+                    "fit": kb.fit_report(regressors, samples)},
+        "network": {"coefficients": coefficients,
+                    "formula": "ms = (per_run_us + per_kernel_us·kernels + scale·Σ predicted kernel µs) / 1000",
+                    "fit": {"n": len(fit_rows), "networks": fit_rows,
+                            "error_with_measured_kernels": accuracy_metrics(measured, scaled)}},
+        "validation": None,
+        "versions": versions,
+    }
+
+
+def _config_json(config: KernelProfileConfig) -> dict:
+    data = asdict(config)
+    data["inputs"] = [list(pair) for pair in config.inputs]
+    return data
+
+
+def test_retest(rows: list[dict]) -> dict:
+    """Agreement of each network's first two end-to-end rounds: share within ±10 % and MAPE (the noise floor)."""
+    first = np.array([row["round_ms"][0] for row in rows])
+    second = np.array([row["round_ms"][1] for row in rows])
+    relative = np.abs(second - first) / first
+    return {"n": int(len(rows)), "within_10pct": float(np.mean(relative <= 0.10)),
+            "mape_pct": float(np.mean(relative) * 100), "max_abs_pct": float(np.max(relative) * 100)}
+
+
+def validation_block(rows: list[dict], predicted: list[float], fit_rows: list[dict], extra_baselines=None) -> dict:
+    """Predictor accuracy on measured networks beside the noise floor and the MACs-only line."""
+    measured = [row["measured_ms"] for row in rows]
+    block = {**accuracy_metrics(measured, predicted), "created": _now(), "noise_floor": test_retest(rows),
+             "archs": [{**row, "predicted_ms": p} for row, p in zip(rows, predicted)], "baselines": {}}
+    if len(fit_rows) >= 2:
+        slope, intercept = macs_linear_fit([r["macs"] for r in fit_rows], [r["measured_ms"] for r in fit_rows])
+        block["baselines"]["macs_linear"] = accuracy_metrics(measured, [slope * r["macs"] + intercept for r in rows])
+    block["baselines"].update(extra_baselines or {})
+    return block
