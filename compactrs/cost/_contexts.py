@@ -67,19 +67,38 @@ def _context_edge(profile, op: str, channels: int, size: int, stride: int) -> fl
         nodes = int(profile.space.get("nodes", NODES_FALLBACK))
         c_in = channels * nodes // 2 if stride == 2 else channels * nodes
         kernels = _cell_kernels(profile, op, c_in, c_in, channels, size, stride == 2, False)
-        edges = [k for k in kernels if k["source"].split(".")[1:2] == ["edges"]]
+        # an edge owns its kernels and an equal share of the cell's node sums and concatenation
+        edges = [k for k in kernels if piece_of(k["source"], "cell") == "edges"]
         return profile.kernels_ms(edges, per_run=False) / (2 * nodes)
     return _cached(profile, ("edge", op, channels, size, stride), compute)
 
 
+def piece_of(source: str, cell_prefix: str) -> str | None:
+    """Which piece a kernel of a cell belongs to: ``preprocess0``/``preprocess1``, ``edges`` (an edge's own
+    kernels and the cell-level node sums and concatenation, shared by its edges), or None (not in the cell)."""
+    path = source.split(".")
+    prefix = cell_prefix.split(".")
+    if path[:len(prefix)] != prefix:
+        return None
+    rest = path[len(prefix):]
+    if rest and rest[0] in ("preprocess0", "preprocess1"):
+        return rest[0]
+    return "edges"
+
+
+def _context_preprocess(profile, c_prev_prev: int, c_prev: int, channels: int, size: int,
+                        reduction_prev: bool) -> tuple[float, float]:
+    def compute() -> tuple[float, float]:
+        op = profile.space["ops"][0]
+        kernels = _cell_kernels(profile, op, c_prev_prev, c_prev, channels, size, False, reduction_prev)
+        return tuple(profile.kernels_ms([k for k in kernels if piece_of(k["source"], "cell") == part], per_run=False)
+                     for part in ("preprocess0", "preprocess1"))
+    return _cached(profile, ("pre", c_prev_prev, c_prev, channels, size, reduction_prev), compute)
+
+
 def _context_cell_base(profile, c_prev_prev: int, c_prev: int, channels: int, size: int, reduction: bool,
                        reduction_prev: bool) -> float:
-    def compute() -> float:
-        op = profile.space.get("reference_op") or profile.space["ops"][0]
-        kernels = _cell_kernels(profile, op, c_prev_prev, c_prev, channels, size, reduction, reduction_prev)
-        base = [k for k in kernels if k["source"].split(".")[1:2] != ["edges"]]
-        return profile.kernels_ms(base, per_run=False)
-    return _cached(profile, ("cell", c_prev_prev, c_prev, channels, size, reduction, reduction_prev), compute)
+    return sum(_context_preprocess(profile, c_prev_prev, c_prev, channels, size, reduction_prev))
 
 
 def _context_fixed(profile, in_bands: int, input_size: int, stem_channels: int, final_channels: int,

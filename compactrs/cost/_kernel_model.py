@@ -124,7 +124,7 @@ class KernelRegressor:
 def aggregate_samples(kernels: list[dict]) -> dict[str, dict]:
     """Group measured kernels by type and identical configuration: ``{type: {"rows", "us", "counts"}}``.
 
-    Identical configurations (common in a discrete space) become one row with the count-weighted mean time.
+    Identical configurations (common in a discrete space) become one row with the median of their times.
     """
     groups: dict[str, dict[tuple, list]] = {}
     for kernel in kernels:
@@ -132,7 +132,7 @@ def aggregate_samples(kernels: list[dict]) -> dict[str, dict]:
     out = {}
     for kind, configs in sorted(groups.items()):
         keys = sorted(configs)
-        out[kind] = {"rows": [list(k) for k in keys], "us": [float(np.mean(configs[k])) for k in keys],
+        out[kind] = {"rows": [list(k) for k in keys], "us": [round(float(np.median(configs[k])), 3) for k in keys],
                      "counts": [len(configs[k]) for k in keys]}
     return out
 
@@ -146,7 +146,7 @@ def merge_samples(a: dict, b: dict) -> dict:
             for row, us, count in zip(data["rows"], data["us"], data["counts"]):
                 total, n = table.get(tuple(row), (0.0, 0))
                 table[tuple(row)] = (total + us * count, n + count)
-    return {kind: {"rows": [list(k) for k in sorted(t)], "us": [t[k][0] / t[k][1] for k in sorted(t)],
+    return {kind: {"rows": [list(k) for k in sorted(t)], "us": [round(t[k][0] / t[k][1], 3) for k in sorted(t)],
                    "counts": [t[k][1] for k in sorted(t)]} for kind, t in sorted(merged.items())}
 
 

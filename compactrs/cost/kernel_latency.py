@@ -156,8 +156,8 @@ class KernelProfile:
                         init_channels: int = 16, stem_multiplier: int = 1) -> dict:
         """The whole-graph prediction of a CellNet split by where its kernels come from (ms).
 
-        Returns ``{"edges": ms, "cells": ms, "fixed": ms, "total": ms}``: kernels of cell edges, the rest of
-        the cells (preprocessing, node sums, concatenation), stem + head + the per-run cost.
+        Returns ``{"edges": ms, "cells": ms, "fixed": ms, "total": ms}``: kernels of cell edges (with the
+        cells' node sums and concatenations), the cells' preprocessing, stem + head + the per-run cost.
         """
         from compactrs.cost._networks import network_input_shape, network_module
 
@@ -167,8 +167,8 @@ class KernelProfile:
         parts = {"edges": [], "cells": [], "fixed": []}
         for kernel in kernels:
             path = kernel["source"].split(".")
-            part = "fixed" if path[0] != "cells" else ("edges" if len(path) > 2 and path[2] == "edges" else "cells")
-            parts[part].append(kernel)
+            piece = piece_of(kernel["source"], ".".join(path[:2])) if path[0] == "cells" and len(path) > 1 else None
+            parts["fixed" if piece is None else "edges" if piece == "edges" else "cells"].append(kernel)
         out = {name: self.kernels_ms(ks, per_run=False) for name, ks in parts.items()}
         out["fixed"] += self.coefficients["per_run_us"] / 1e3
         out["total"] = sum(out.values())
@@ -181,9 +181,14 @@ class KernelProfile:
 
     def cell_base_ms(self, c_prev_prev: int, c_prev: int, channels: int, size: int, reduction: bool,
                      reduction_prev: bool, reads=(0, 1)) -> float:
-        """Op-independent kernels of one cell (``size`` = its input side): preprocessing, node sums, concat."""
+        """Op-independent kernels of one cell (``size`` = its input side): its two preprocessing convolutions."""
         return _context_cell_base(self, int(c_prev_prev), int(c_prev), int(channels), int(size), bool(reduction),
                                   bool(reduction_prev))
+
+    def preprocess_parts(self, c_prev_prev: int, c_prev: int, channels: int, size: int,
+                         reduction_prev: bool) -> tuple[float, float]:
+        """Predicted ms of a cell's two preprocessing convolutions (each dead when no edge reads its input)."""
+        return _context_preprocess(self, int(c_prev_prev), int(c_prev), int(channels), int(size), bool(reduction_prev))
 
     def fixed_ms(self, in_bands: int, input_size: int, stem_channels: int, final_channels: int, num_classes: int) -> float:
         """Stem + head (ReLU, pool, linear) + the per-run cost."""
@@ -198,4 +203,5 @@ def load_kernel_profile(path: str | os.PathLike) -> KernelProfile:
     return KernelProfile.load(path)
 
 
-from compactrs.cost._contexts import _context_cell_base, _context_edge, _context_fixed  # noqa: E402
+from compactrs.cost._contexts import (  # noqa: E402
+    _context_cell_base, _context_edge, _context_fixed, _context_preprocess, piece_of)

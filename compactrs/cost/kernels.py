@@ -99,9 +99,10 @@ def read_kernels(optimized_model, timings: dict, original_model=None) -> list[di
     import onnx
 
     model = _load(optimized_model)
-    original = {}
+    original, original_nodes = {}, {}
     if original_model is not None:
-        original = {out: node.name for node in _load(original_model).graph.node for out in node.output}
+        original_nodes = {out: node for node in _load(original_model).graph.node for out in node.output}
+        original = {out: node.name for out, node in original_nodes.items()}
     graph_nodes = {node.name: node for node in model.graph.node}
     producer = {out: node for node in model.graph.node for out in node.output}
     consumers: dict[str, list] = {}
@@ -116,8 +117,11 @@ def read_kernels(optimized_model, timings: dict, original_model=None) -> list[di
         domain = node.domain if node is not None else ""
         attrs = _attributes(node) if node is not None else {}
         config = _config(op, attrs, stats["inputs"], stats["outputs"], len(node.input) if node is not None else 0)
+        source = _anchor_source(node, original_nodes) if op in ("Conv", "FusedConv") else None
+        if source is None:
+            source = _source(node, name, producer, consumers, original)
         kernels.append({"name": name, "op": op, "type": kernel_type(op, domain, attrs, config["c_in"]),
-                        "source": _source(node, name, producer, consumers, original), **config, "us": stats["us"]})
+                        "source": source, **config, "us": stats["us"]})
     return kernels
 
 
@@ -125,6 +129,42 @@ def _load(model):
     import onnx
 
     return onnx.load(str(model)) if isinstance(model, (str, os.PathLike)) else model
+
+
+#: original nodes onnxruntime folds into a preceding convolution (BN, activations, a node sum).
+FUSABLE = ("BatchNormalization", "Relu", "Sigmoid", "Clip", "LeakyRelu", "HardSigmoid", "Tanh", "Add", "Sum")
+
+
+def _strip(tensor: str) -> str:
+    return re.sub(r"(_bn)?_nchwc$", "", tensor)
+
+
+def _anchor_source(node, original_nodes: dict) -> str | None:
+    """The module path of the convolution a fused kernel is built around (None if it cannot be traced).
+
+    onnxruntime names a fused kernel after its *last* node (``…/Relu_output_0_nchwc``), which may belong to
+    the next op (a preprocessing conv fuses the ReLU that starts the edge reading it). Walking back from
+    that node through the folded ones (BN, activations, the summed ``Add``) to the convolution gives the
+    kernel to the module whose work it mostly is, whatever its neighbours.
+    """
+    if node is None or not original_nodes:
+        return None
+    own_inputs = {_strip(name) for name in node.input}
+    current = None
+    for tensor in [node.name, *node.output]:
+        current = original_nodes.get(_strip(tensor))
+        if current is not None:
+            break
+    last_fusable = None
+    while current is not None and current.op_type in FUSABLE:
+        last_fusable = current
+        inputs = [i for i in current.input if i in original_nodes]
+        if current.op_type in ("Add", "Sum"):
+            # follow the addend computed by the convolution, not the one fed to the kernel as its sum input
+            inputs = [i for i in inputs if i not in own_inputs] or inputs
+        current = original_nodes.get(inputs[0]) if inputs else None
+    anchor = current if current is not None and current.op_type in ("Conv", "ConvTranspose") else last_fusable
+    return node_source(anchor.name) or None if anchor is not None else None
 
 
 def _own_source(node, name: str, original: dict) -> str:
@@ -141,7 +181,7 @@ def _own_source(node, name: str, original: dict) -> str:
 def _source(node, name: str, producer: dict, consumers: dict, original: dict) -> str:
     """Module path of a node; layout reorders (no path) take the path of the node they serve."""
     source = _own_source(node, name, original)
-    if source or node is None:
+    if source or node is None or node.op_type not in ("ReorderInput", "ReorderOutput"):
         return source
     neighbours = []
     if node.op_type == "ReorderOutput":
