@@ -1,14 +1,16 @@
 #!/usr/bin/env python3
 """Measure a folder of op graphs on the device: numpy + onnxruntime (or TensorRT) only, never torch or compactrs.
 
-On a workstation:   compactrs profile --emit graphs/            (op graphs + fitting networks + manifest.json)
+On a workstation:   compactrs profile --emit graphs/            (networks [kernel profile] or op graphs + manifest.json)
 On the device:      python profile_runner.py graphs/ [--runtime onnxruntime|tensorrt] [--threads 1]
                     → graphs/measurements.json
 Back on the workstation:  compactrs profile --from-measurements graphs/measurements.json --out profiles/DEV.json
 
 Each graph is timed after a warm-up for at least --min-runs runs and --min-seconds, split over --rounds
 interleaved passes over the folder; a graph whose p90 exceeds its median by more than 25 % gets extra passes. The output
-records median / p90 / min milliseconds per file and embeds the manifest, so the workstation needs nothing else.
+records median / p90 / min milliseconds (and each pass's median) per file and embeds the manifest, so the workstation
+needs nothing else. For a kernel-level profile (onnxruntime) every fitting network is also profiled node by node
+(enable_profiling): its optimised graph is saved next to it and the per-node timings travel in its record.
 """
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ import numpy as np
 
 RESULTS_SCHEMA = "compactrs.profile-measurements/1"
 MANIFEST_SCHEMA = "compactrs.profile-graphs/1"
+#: a kernel-level profile's folder: whole networks, each also profiled node by node (onnxruntime only)
+KERNEL_MANIFEST_SCHEMA = "compactrs.kernel-profile-graphs/1"
+NODE_SUFFIX = "_kernel_time"
 NOISY_SPREAD = 0.25
 CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
 
@@ -69,8 +74,10 @@ def spread(record: dict) -> float:
 
 def time_interleaved(calls: list, args, log) -> list:
     """Each graph gets 1/rounds of its budget in each of --rounds passes (drift hits all graphs alike);
-    graphs whose p90 exceeds the median by more than NOISY_SPREAD get up to --retries extra passes."""
+    graphs whose p90 exceeds the median by more than NOISY_SPREAD get up to --retries extra passes.
+    Each record also holds the median of every regular pass (``round_ms``: test–retest)."""
     clock = CLOCKS[args.clock]
+    rounds_ms = [[] for _ in calls]
     samples = [[] for _ in calls]
     extra = [0] * len(calls)
     runs, seconds = -(-args.min_runs // args.rounds), args.min_seconds / args.rounds
@@ -79,10 +86,52 @@ def time_interleaved(calls: list, args, log) -> list:
             i for i in range(len(calls)) if spread(summarise(samples[i])) > NOISY_SPREAD]
         for i in todo:
             warmup = args.warmup if round_index == 0 else 2
-            samples[i] += time_samples(calls[i], clock, warmup, runs, seconds, args.max_runs // args.rounds)
+            batch = time_samples(calls[i], clock, warmup, runs, seconds, args.max_runs // args.rounds)
+            samples[i] += batch
             extra[i] += round_index >= args.rounds
+            if round_index < args.rounds:
+                rounds_ms[i].append(float(np.median(batch)))
         log(f"pass {round_index + 1}: {len(todo)} graphs")
-    return [summarise(s, e) for s, e in zip(samples, extra)]
+    return [{**summarise(s, e), "round_ms": r} for s, e, r in zip(samples, extra, rounds_ms)]
+
+
+def profile_nodes(path: Path, x: np.ndarray, threads, warmup: int, runs: int, optimized: Path) -> dict:
+    """Per node of onnxruntime's optimised graph (saved to ``optimized``): shapes and the trimmed mean (middle
+    60 %) of its profiled durations in µs — the same record compactrs.cost._nodeprof.profile_nodes writes."""
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory(prefix="compactrs-nodeprof-") as tmp:
+        options = ort.SessionOptions()
+        if threads is not None:
+            options.intra_op_num_threads, options.inter_op_num_threads = threads, 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.log_severity_level = 3
+        options.optimized_model_filepath = str(optimized)
+        options.enable_profiling, options.profile_file_prefix = True, str(Path(tmp) / "profile")
+        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        feed = {session.get_inputs()[0].name: x}
+        for _ in range(warmup + runs):
+            session.run(None, feed)
+        events = json.loads(Path(session.end_profiling()).read_text(encoding="utf-8"))
+    starts = sorted(e["ts"] for e in events if e.get("cat") == "Session" and e.get("name") == "model_run")
+    first = starts[warmup] if warmup < len(starts) else float("inf")
+    nodes, order = {}, []
+    for event in events:
+        name = event.get("name", "")
+        if event.get("cat") != "Node" or not name.endswith(NODE_SUFFIX) or event["ts"] < first:
+            continue
+        name, args = name[: -len(NODE_SUFFIX)], event.get("args", {})
+        if name not in nodes:
+            order.append(name)
+            shapes = lambda key: [[int(d) for d in next(iter(i.values()))] for i in args.get(key) or [] if i]  # noqa: E731
+            nodes[name] = {"op": args.get("op_name", ""), "inputs": shapes("input_type_shape"),
+                           "outputs": shapes("output_type_shape"), "durations": []}
+        nodes[name]["durations"].append(float(event.get("dur", 0)))
+    for node in nodes.values():
+        data = np.sort(node.pop("durations"))
+        cut = int(len(data) * 0.2) if len(data) >= 3 else 0
+        node["us"], node["n"] = float(data[cut:len(data) - cut].mean()), int(len(data))
+    return {"nodes": nodes, "order": order, "runs": max(1, len(starts) - warmup)}
 
 
 class OnnxRuntimeRunner:
@@ -162,27 +211,53 @@ def run_folder(folder: Path, args) -> dict:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise SystemExit(f"error: cannot read {manifest_path} ({exc}); pass a folder written by 'compactrs profile --emit'")
-    if manifest.get("schema") != MANIFEST_SCHEMA:
-        raise SystemExit(f"error: {manifest_path} has schema {manifest.get('schema')!r}, expected {MANIFEST_SCHEMA!r}")
+    kernels = manifest.get("schema") == KERNEL_MANIFEST_SCHEMA
+    if manifest.get("schema") not in (MANIFEST_SCHEMA, KERNEL_MANIFEST_SCHEMA):
+        raise SystemExit(f"error: {manifest_path} has schema {manifest.get('schema')!r}, expected {MANIFEST_SCHEMA!r} "
+                         f"or {KERNEL_MANIFEST_SCHEMA!r}")
+    if kernels and args.runtime != "onnxruntime":
+        raise SystemExit("error: kernel-level profiles profile onnxruntime's nodes; run with --runtime onnxruntime "
+                         "(or emit with 'compactrs profile --method ops --emit DIR' for TensorRT)")
     threads = args.threads if args.threads is not None else manifest.get("threads")
     if args.clock == "cpu" and threads != 1:
         raise SystemExit("error: --clock cpu measures the calling thread, so it needs --threads 1")
     runner = TensorRTRunner(args.fp16) if args.runtime == "tensorrt" else OnnxRuntimeRunner(threads)
-    started = time.perf_counter()
+    started, cpu_started, load_before = time.perf_counter(), time.process_time(), _load()
     rng = np.random.default_rng(0)
     calls = [runner.callable(folder / item["file"], rng.standard_normal(tuple(item["input_shape"])).astype(np.float32))
              for item in manifest["items"]]
     log = (lambda message: None) if args.quiet else (lambda message: print(message, file=sys.stderr))
     records = [{"file": item["file"], **record}
                for item, record in zip(manifest["items"], time_interleaved(calls, args, log))]
+    if kernels:  # the fitting networks' kernels, profiled node by node in their optimised graphs
+        node_runs = int(manifest.get("node_runs", 20))
+        for item, record in zip(manifest["items"], records):
+            if item["role"] == "fit":
+                record["optimized"] = item["file"].replace(".onnx", ".opt.onnx")
+                record["nodes"] = profile_nodes(folder / item["file"], rng.standard_normal(tuple(item["input_shape"]))
+                                                .astype(np.float32), threads, 5, node_runs, folder / record["optimized"])
+        log(f"profiled the kernels of {sum(item['role'] == 'fit' for item in manifest['items'])} networks")
     timing = {"warmup": args.warmup, "min_runs": args.min_runs, "min_seconds": args.min_seconds,
               "max_runs": args.max_runs, "retries": args.retries, "rounds": args.rounds, "noisy_spread": NOISY_SPREAD, "clock": args.clock}
     manifest["timing"] = timing
-    return {"schema": RESULTS_SCHEMA, "device": machine(), "threads": threads,
+    wall = time.perf_counter() - started
+    cpu_share, load = (time.process_time() - cpu_started) / max(wall, 1e-9), max(load_before, _load())
+    state = {"load_before": load_before, "load_after": _load(), "cores": os.cpu_count(), "cpu_share": round(cpu_share, 3),
+             "contended": bool(cpu_share < 0.9 or load > (os.cpu_count() or 1))}
+    state["reason"] = (f"CPU share {cpu_share:.0%}, load average {load:.1f} on {os.cpu_count()} cores"
+                       if state["contended"] else None)
+    return {"schema": RESULTS_SCHEMA, "machine_state": state, "device": machine(), "threads": threads,
             "runtime": {"name": runner.name, "version": runner.version, "provider": runner.provider},
             "precision": "fp16" if args.fp16 else "fp32", "seconds": time.perf_counter() - started,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "manifest": manifest, "records": records}
+
+
+def _load() -> float:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (OSError, AttributeError):
+        return -1.0
 
 
 def write_json_atomically(path: Path, data: dict) -> None:

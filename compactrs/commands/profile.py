@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 import click
 
@@ -93,6 +94,8 @@ def command(ctx, runtime, threads, batch, method, inputs, in_bands, input_size, 
 
     from compactrs._progress import progress_bar
     from compactrs.cost._build import ProfileConfig, emit_profile_graphs, load_results, measure_profile, profile_from_results
+    from compactrs.cost._kernel_build import NETWORKS_SCHEMA as KERNEL_MANIFEST_SCHEMA
+    from compactrs.cost._kernel_pipeline import kernel_profile_from_results
     from compactrs.cost._measure import TimingConfig
     from compactrs.errors import ConfigError
 
@@ -115,7 +118,13 @@ def command(ctx, runtime, threads, batch, method, inputs, in_bands, input_size, 
             return
         out = out or _default_out(runtime, threads, batch)
         if measurements:
-            profile = profile_from_results(load_results(measurements), out, command=command_line)
+            results = load_results(measurements)
+            if results["manifest"].get("schema") == KERNEL_MANIFEST_SCHEMA:
+                folder = Path(measurements) if Path(measurements).is_dir() else Path(measurements).parent
+                profile = kernel_profile_from_results(results, folder, out, command=command_line)
+                _emit_kernel_result(profile, out, time.perf_counter() - started, as_json)
+                return
+            profile = profile_from_results(results, out, command=command_line)
         else:
             profile = measure_profile(config, out, progress, command=command_line)
     fit = profile.data["overhead"].get("fit") or {}
@@ -198,9 +207,9 @@ def _kernel_profile(runtime, threads, batch, inputs, in_bands, input_size, init_
     from compactrs.cost._measure import TimingConfig
     from compactrs.errors import ConfigError
 
-    if runtime != "onnxruntime" or emit_dir:
-        raise ConfigError("kernel-level profiles are measured in onnxruntime on this machine; --emit and "
-                          "--runtime tensorrt are not implemented for them yet: use '--method ops' for a device profile")
+    if runtime != "onnxruntime":
+        raise ConfigError(f"kernel-level profiles profile onnxruntime's kernels; --runtime {runtime} is not "
+                          f"implemented for them: use '--method ops' for a TensorRT profile")
     if clock == "cpu" and threads != 1:
         raise ConfigError(f"--clock cpu measures the runtime's calling thread, so it needs --threads 1 (got {threads})")
     if inputs:
@@ -221,15 +230,28 @@ def _kernel_profile(runtime, threads, batch, inputs, in_bands, input_size, init_
     command_line = "compactrs profile " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["profile"] else [])
     out = out or _default_out(runtime, threads, batch)
     started = time.perf_counter()
+    if emit_dir:
+        from compactrs.cost._kernel_pipeline import emit_kernel_graphs
+
+        with progress_bar(show_progress(as_json)) as progress:
+            folder = emit_kernel_graphs(config, emit_dir, progress)
+        emit({"emitted": str(folder), "manifest": str(folder / "manifest.json")}, as_json,
+             lambda r: click.echo(f"wrote {r['manifest']}; on the device run: python deploy/profile_runner.py "
+                                  f"{r['emitted']} --runtime onnxruntime --threads {threads}"))
+        return
     with progress_bar(show_progress(as_json)) as progress:
         log = (lambda message: None) if as_json else (lambda message: click.echo(
             f"[{time.perf_counter() - started:5.0f} s] {message}", err=True))
         log(f"profiling {config.fit_archs} fitting + {config.validate_archs} validation networks over "
             f"{len(shapes)} input shapes, widths {min(config.init_channels)}–{max(config.init_channels)}")
         profile = build_kernel_profile(config, out, progress, command=command_line, log=log)
+    _emit_kernel_result(profile, out, time.perf_counter() - started, as_json)
+
+
+def _emit_kernel_result(profile, out: str, seconds: float, as_json: bool) -> None:
     data = profile.data
     result = {"out": out, "kernel_types": len(data["kernels"]["samples"]), "fit_networks": data["network"]["fit"]["n"],
-              "seconds": time.perf_counter() - started, "coefficients": profile.coefficients,
+              "seconds": seconds, "coefficients": profile.coefficients,
               "machine_state": data["measurement"]["machine_state"], "warning": data["measurement"].get("warning"),
               "validation": profile.validation and {k: v for k, v in profile.validation.items() if k != "archs"}}
     emit(result, as_json, _print_kernel_profile)

@@ -115,7 +115,13 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
         items = kb.emit_networks(specs, folder, config.batch, "fit", 0, progress)
         records = kb.profile_kernels(folder, items, config.threads, config.node_runs, progress)
         samples, per_network = kb.kernel_samples(folder, items, records)
-        log(f"{len(items)} networks profiled in {time.perf_counter() - started:.0f} s")
+        seconds_each = (time.perf_counter() - started) / len(items)
+        timing_per_network = config.timing.min_seconds + 0.05 * max(2, config.timing.rounds)
+        remaining = (config.fit_archs - first + config.validate_archs) * seconds_each + \
+            (config.fit_archs + config.validate_archs) * timing_per_network
+        log(f"{len(items)} networks exported and profiled in {time.perf_counter() - started:.0f} s; "
+            f"about {remaining / 60:.1f} min to go ({config.fit_archs - first} adaptive + "
+            f"{config.validate_archs} validation networks, then every network end to end)")
         weights = None
         if config.fit_archs > first:
             weights = kb.op_errors(fit_regressors(samples), per_network)
@@ -201,3 +207,67 @@ def validation_block(rows: list[dict], predicted: list[float], fit_rows: list[di
         block["baselines"]["macs_linear"] = accuracy_metrics(measured, [slope * r["macs"] + intercept for r in rows])
     block["baselines"].update(extra_baselines or {})
     return block
+
+
+def emit_kernel_graphs(config: KernelProfileConfig, folder: str | os.PathLike, progress=None) -> Path:
+    """Write the fitting (and validation) networks + manifest.json for deploy/profile_runner.py on a device.
+
+    Without a round trip there is no adaptive batch: every fitting network is drawn uniformly.
+    """
+    from compactrs._io import write_json
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    space = config.space()
+    specs = kb.sample_specs(space, config.fit_archs, config.seed)
+    items = kb.emit_networks(specs, folder, config.batch, "fit", 0, progress)
+    if config.validate_archs:
+        val = kb.sample_specs(space, config.validate_archs, config.seed + VALIDATION_SEED_OFFSET, exclude=specs)
+        items += kb.emit_networks(val, folder, config.batch, "validate", 0, progress)
+    manifest = {"schema": kb.NETWORKS_SCHEMA, "space": space, "batch": config.batch, "seed": config.seed,
+                "runtime": "onnxruntime", "threads": config.threads, "node_runs": config.node_runs,
+                "timing": config.timing.to_dict(), "config": _config_json(config), "created": _now(), "items": items}
+    write_json(folder / "manifest.json", manifest)
+    return folder
+
+
+def kernel_profile_from_results(results: dict, folder: str | os.PathLike, out: str | os.PathLike,
+                                command: str = "") -> KernelProfile:
+    """Build a kernel profile from a device's runner output (``folder`` holds its graphs and optimised graphs).
+
+    The validation networks are predicted from their kernels as onnxruntime optimises them *here*: on a
+    device whose onnxruntime picks other kernels (e.g. no NCHWc layout on ARM) each kernel is priced by the
+    regressor of its layout twin, and a kernel type the device never ran is refused.
+    """
+    from compactrs._env import versions
+    from compactrs.errors import ArtifactError
+
+    folder = Path(folder)
+    manifest = results["manifest"]
+    by_file = {record["file"]: record for record in results["records"]}
+    fit = [item for item in manifest["items"] if item["role"] == "fit"]
+    val = [item for item in manifest["items"] if item["role"] == "validate"]
+    missing = [item["file"] for item in fit if "nodes" not in by_file.get(item["file"], {})]
+    if missing:
+        raise ArtifactError(f"measurements lack the per-node profile of {len(missing)} fitting networks (first: "
+                            f"{missing[0]}); re-run deploy/profile_runner.py on the emitted folder")
+    fit_records = [by_file[item["file"]] for item in fit]
+    samples, per_network = kb.kernel_samples(folder, fit, fit_records)
+    fit_rows = kb.network_rows(fit, fit_records, per_network)
+    config = KernelProfileConfig(**{**{k: v for k, v in manifest["config"].items() if k not in ("timing", "inputs")},
+                                    "inputs": tuple(tuple(p) for p in manifest["config"]["inputs"])})
+    data = _profile_data(config, manifest["space"], samples, fit_rows, results["device"], versions(),
+                         results["runtime"].get("version", ""))
+    data["runtime"] = {**results["runtime"], "graph_optimization_level": "ORT_ENABLE_ALL"}
+    data["measurement"].update({"timing": manifest.get("timing", {}), "seconds": round(results.get("seconds", 0.0), 1),
+                                "command": command, "measured_on_device": True,
+                                "machine_state": results.get("machine_state") or {"contended": None,
+                                                                                 "reason": "not recorded by the runner"}})
+    profile = KernelProfile(data, str(out))
+    if val:
+        rows = kb.network_rows(val, [by_file[item["file"]] for item in val])
+        if all(len(row["round_ms"]) >= 2 for row in rows):
+            predicted = [profile.predict_onnx(folder / item["file"], item["input_shape"]) for item in val]
+            data["validation"] = validation_block(rows, predicted, fit_rows)
+    profile.save(out)
+    return profile

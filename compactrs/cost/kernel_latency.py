@@ -102,7 +102,7 @@ class KernelProfile:
         out = np.zeros(len(kernels))
         by_type: dict[str, list[int]] = {}
         for index, kernel in enumerate(kernels):
-            by_type.setdefault(kernel["type"], []).append(index)
+            by_type.setdefault(self._regressor_type(kernel["type"]), []).append(index)
         unknown = sorted(set(by_type) - set(self.regressors))
         if unknown:
             raise ConfigError(f"latency profile '{self.source}' has no kernel of type {unknown} (it measured "
@@ -111,6 +111,14 @@ class KernelProfile:
         for kind, indices in by_type.items():
             out[indices] = self.regressors[kind].predict([sample_row(kernels[i]) for i in indices])
         return out
+
+    def _regressor_type(self, kind: str) -> str:
+        """``kind``, or its layout twin (``nchwc.maxpool`` ↔ ``maxpool``) when only that was sampled: whether
+        onnxruntime picks the NCHWc kernel depends on channel counts, the work does not."""
+        if kind in self.regressors:
+            return kind
+        twin = kind[len("nchwc."):] if kind.startswith("nchwc.") else f"nchwc.{kind}"
+        return twin if twin in self.regressors else kind
 
     def kernels_ms(self, kernels: list[dict], per_run: bool = True) -> float:
         """Predicted ms of a set of kernels (``per_run``: plus the once-per-inference cost)."""

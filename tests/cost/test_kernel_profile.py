@@ -16,9 +16,23 @@ from compactrs.nas.costs import CostTable, LatencyCost
 from compactrs.nas.space import supernet_layout
 from compactrs.nn.cells import random_genotype
 
+REPO = Path(__file__).resolve().parents[2]
 OPS = ("sep_conv_3x3", "max_pool_3x3")
 TINY = ["--inputs", "3x8", "--init-channels", "4,6,8", "--classes", "3", "--ops", ",".join(OPS), "--blocks", "2",
         "--max-depth", "1", "--node-runs", "3", "--min-seconds", "0.01", "--clock", "cpu"]
+
+
+# runs a script with torch and compactrs unimportable (what a device has: numpy + the runtime)
+_NO_TORCH = """
+import sys, runpy
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "compactrs"):
+            raise ImportError("blocked in this test: " + name)
+sys.meta_path.insert(0, Block())
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +118,28 @@ def test_validate_write_records_noise_floor_and_drift(kernel_profile, tmp_path):
     fitted = [row["network"] for row in json.loads(copy.read_text())["network"]["fit"]["networks"]]
     assert not any(row["network"] in fitted for row in block["archs"])
     assert "contended" in block["machine_state"]
+
+
+def test_device_path_emit_runner_import(tmp_path):
+    """--emit writes networks, the runner (torch and compactrs unimportable) profiles their kernels, and
+    --from-measurements builds the same kind of profile, validation included."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "graphs"
+    assert main(["profile", *TINY, "--fit-archs", "3", "--validate-archs", "3", "--emit", str(folder)]) == 0
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert [item["role"] for item in manifest["items"]] == ["fit"] * 3 + ["validate"] * 3
+    result = subprocess.run([sys.executable, "-c", _NO_TORCH, str(REPO / "deploy" / "profile_runner.py"), str(folder),
+                             "--min-seconds", "0.01", "--clock", "cpu", "--threads", "1", "--quiet"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    records = json.loads((folder / "measurements.json").read_text())["records"]
+    assert all("nodes" in r and (folder / r["optimized"]).is_file() for r in records[:3])
+    assert all(len(r["round_ms"]) >= 2 for r in records)
+    out = tmp_path / "device.json"
+    assert main(["profile", "--from-measurements", str(folder), "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["schema"] == KERNEL_PROFILE_SCHEMA and data["network"]["fit"]["n"] == 3
+    assert data["validation"]["n"] == 3 and data["validation"]["noise_floor"]["n"] == 3
+    assert "contended" in data["measurement"]["machine_state"]
