@@ -8,6 +8,7 @@ import torch
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 INDIAN_PINES = SHARED_DATA / "hsi" / "indian_pines_subset"
+INDIAN_PINES_FULL = SHARED_DATA / "hsi" / "indian_pines_full"
 
 
 @pytest.fixture(autouse=True)
@@ -32,3 +33,9 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def indian_pines(shared_data) -> Path:
     return INDIAN_PINES
+
+
+@pytest.fixture(scope="session")
+def indian_pines_full(shared_data) -> Path:
+    """The whole 145x145x200 Indian Pines scene as .npy cube + ground truth (16 classes)."""
+    return INDIAN_PINES_FULL

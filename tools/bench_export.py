@@ -26,15 +26,14 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from compactrs._env import machine, versions  # noqa: E402
-from compactrs._timing import time_callable  # noqa: E402
-from compactrs.bench.runners import OnnxRuntimeRunner, TorchRunner  # noqa: E402
+from compactrs._env import versions  # noqa: E402
+from compactrs.deploy.machine import describe_machine  # noqa: E402
 from compactrs.cost import count_macs  # noqa: E402
-from compactrs.exporter.onnx import export_onnx  # noqa: E402
 from compactrs.exporter.quantize import calibration_samples, quantize_int8  # noqa: E402
 from compactrs.exporter.validate import comparators_for, compare_runners, validation_inputs  # noqa: E402
 from compactrs.models import create_model  # noqa: E402
 from compactrs.nn.cells import random_genotype  # noqa: E402
+from compactrs.runtime import OnnxRuntimeRunner, TimingConfig, TorchRunner, export_onnx  # noqa: E402
 
 
 def set_bn_statistics(model: nn.Module, shape) -> nn.Module:
@@ -73,7 +72,7 @@ def trained_runs(pairs):
 
 def latency(runner, shape, batch: int, min_seconds: float) -> float:
     x = np.random.default_rng(0).standard_normal((batch, *shape[1:])).astype(np.float32)
-    return time_callable(lambda: runner.infer(x), warmup=3, min_runs=5, min_seconds=min_seconds)["median_ms"]
+    return runner.timing(x, TimingConfig(warmup=3, min_runs=5, min_seconds=min_seconds))["median_ms"]
 
 
 def measure(label, model, shape, dataset, args, workdir: Path) -> dict:
@@ -142,7 +141,7 @@ def main(argv=None) -> int:
         for label, model, shape, dataset in sources:
             print(f"measuring {label} ...", file=sys.stderr, flush=True)
             rows.append(measure(label, model, shape, dataset, args, Path(tmp)))
-    host = machine()
+    host = describe_machine()
     print(f"command: `{command}`")
     print(f"machine: {host['cpu']}, {host['cores']} cores, {host['memory_gb']} GB, {host['os']}; "
           f"torch {versions().get('torch')}, onnxruntime {versions().get('onnxruntime')}; threads {args.threads}")

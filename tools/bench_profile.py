@@ -30,12 +30,12 @@ def main() -> int:
     parser.add_argument("profile_args", nargs="*", help="extra 'compactrs profile' options (after --)")
     args = parser.parse_args()
 
-    from compactrs._env import machine
+    from compactrs.deploy.machine import describe_machine
     from compactrs.cli import main as cli
     from compactrs.cost._validate import validation_table
 
     print(f"command   {' '.join(shlex.quote(a) for a in sys.argv)}")
-    print(f"machine   {json.dumps(machine())}")
+    print(f"machine   {json.dumps(describe_machine())}")
     print(f"date      {datetime.datetime.now().isoformat(timespec='seconds')}")
     path = Path(args.report or args.out)
     if not args.report:

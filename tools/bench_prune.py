@@ -28,7 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from compactrs._env import machine, versions  # noqa: E402
+from compactrs._env import versions  # noqa: E402
+from compactrs.deploy.machine import describe_machine  # noqa: E402
 from compactrs.units import human_count  # noqa: E402
 
 
@@ -52,19 +53,20 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def remeasure(model: str, ratio: float, base: Path, pruned: Path, args) -> dict | None:
     """The finished prune run's report with onnxruntime latency of base and pruned nets measured again, side by side."""
-    from compactrs.pruning.api import onnx_latency
+    from compactrs.pruning.api import speedup_summary
+    from compactrs.runtime import measure_latency
     from compactrs.training import load_checkpoint
 
     report_path = pruned / "report.json"
     if not report_path.is_file():
         return None
     report = json.loads(report_path.read_text())
-    spec = report["in_bands"], report["input_size"]
-    before = onnx_latency(load_checkpoint(base)[0], *spec, args.threads)
-    after = onnx_latency(load_checkpoint(pruned)[0], *spec, args.threads)
+    shape = (report["in_bands"], *report["input_size"])
+    before = measure_latency(load_checkpoint(base)[0], shape, "onnxruntime", (1, 32), args.threads)
+    after = measure_latency(load_checkpoint(pruned)[0], shape, "onnxruntime", (1, 32), args.threads)
     p = report["prune"]
     p["before"]["latency_ms"], p["after"]["latency_ms"] = before, after
-    p["speedup_per_mac_reduction"] = {k: before[k]["median_ms"] / after[k]["median_ms"] / p["mac_reduction"] for k in after}
+    p.update(speedup_summary(before, after, p["mac_reduction"]))
     report["bench_seconds"] = None
     return report
 
@@ -123,7 +125,7 @@ def main(argv=None) -> int:
     out = Path(args.out)
     print(f"command: PYTHONPATH=. python {' '.join(shlex.quote(a) for a in sys.argv)}")
     print(f"date:    {datetime.now(timezone.utc).isoformat(timespec='seconds')}")
-    print(f"machine: {json.dumps(machine())}")
+    print(f"machine: {json.dumps(describe_machine())}")
     print(f"versions: {json.dumps(versions())}")
     started = time.perf_counter()
     dataset = load_dataset(args.data, seed=args.seed)
@@ -152,7 +154,7 @@ def main(argv=None) -> int:
     print(table)
     print(f"\n(threads {args.threads} for training and onnxruntime; latency = median of session.run on random input; "
           f"total {time.perf_counter() - started:.0f} s)")
-    (out / "bench_prune.json").write_text(json.dumps({"args": vars(args), "rows": rows, "machine": machine()}, indent=2))
+    (out / "bench_prune.json").write_text(json.dumps({"args": vars(args), "rows": rows, "machine": describe_machine()}, indent=2))
     return 0
 
 

@@ -25,7 +25,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from compactrs._env import machine, versions  # noqa: E402
+from compactrs._env import versions  # noqa: E402
+from compactrs.deploy.machine import describe_machine  # noqa: E402
 from compactrs._io import write_json  # noqa: E402
 from compactrs.nas import search  # noqa: E402
 from compactrs.training import TrainConfig, train  # noqa: E402
@@ -109,11 +110,11 @@ def main(argv=None) -> int:
     root.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     command = "PYTHONPATH=. python tools/bench_search.py " + " ".join(shlex.quote(a) for a in (argv if argv is not None else sys.argv[1:]))
-    print(f"command: {command}\nmachine: {json.dumps(machine())}\ndate: {datetime.now(timezone.utc).isoformat(timespec='seconds')}", flush=True)
+    print(f"command: {command}\nmachine: {json.dumps(describe_machine())}\ndate: {datetime.now(timezone.utc).isoformat(timespec='seconds')}", flush=True)
     plan = [(args.data, [parse_count(t) for t in args.targets.split(",") if t.strip()])]
     if not args.no_synthetic:
         plan.append(("synthetic", [parse_count(args.synthetic_target)]))
-    results = {"format": "compactrs.bench-search/1", "command": command, "machine": machine(), "versions": versions(),
+    results = {"format": "compactrs.bench-search/1", "command": command, "machine": describe_machine(), "versions": versions(),
                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "baselines": [], "searches": []}
     results_path = root / "results.json"
     for data, targets in plan:

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import compactrs
-from compactrs._env import machine
+from compactrs.deploy.machine import describe_machine
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return f"{values.mean():.{digits}f}" + (f" ± {values.std():.{digits}f}" if len(values) > 1 else "")
 
     print(f"command: python tools/bench_train.py {shlex.join(sys.argv[1:] if argv is None else argv)}")
-    m = machine()
+    m = describe_machine()
     print(f"machine: {m['cpu']}, {m['cores']} cores, {m['memory_gb']} GB; date {date.today().isoformat()}")
     print(f"data: {dataset.spec}: {len(dataset.y_train)} train / {len(dataset.y_test)} test "
           f"({dataset.split.get('method')}); majority-class OA {100 * majority:.2f}%; seeds {seeds}; {args.epochs} epochs\n")

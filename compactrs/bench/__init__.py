@@ -1,5 +1,9 @@
-"""Runners and latency measurement (torch, onnxruntime, tensorrt)."""
-from compactrs.bench.api import benchmark
-from compactrs.bench.runners import OnnxRuntimeRunner, Runner, TensorRTRunner, TorchRunner
+"""Benchmark reports: latency percentiles, throughput and peak memory of a run, an .onnx file or a bundle.
 
-__all__ = ["OnnxRuntimeRunner", "Runner", "TensorRTRunner", "TorchRunner", "benchmark"]
+The runners it uses live in the runtime layer (``compactrs.runtime``); they are re-exported here for callers
+that imported them from ``compactrs.bench``.
+"""
+from compactrs.bench.api import benchmark
+from compactrs.runtime import OnnxRuntimeRunner, Runner, TorchRunner
+
+__all__ = ["OnnxRuntimeRunner", "Runner", "TorchRunner", "benchmark"]

@@ -8,18 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from compactrs._deploy import load_deploy_module
-from compactrs._env import machine, versions
-from compactrs._timing import time_callable
-from compactrs.bench.runners import OnnxRuntimeRunner, Runner, TensorRTRunner, TorchRunner
+from compactrs._env import versions
+from compactrs.deploy.machine import MEMORY_METHOD, describe_machine, peak_rss_delta_mb, reset_peak_rss
 from compactrs.errors import ArtifactError, ConfigError
+from compactrs.runtime import RUNTIMES as FILE_RUNTIMES
+from compactrs.runtime import OnnxRuntimeRunner, Runner, TimingConfig, TorchRunner, check_onnx, export_onnx, make_runner
 
-RUNTIMES = ("torch", "onnxruntime", "tensorrt")
+RUNTIMES = ("torch", *FILE_RUNTIMES)
 
 
 def _input_shape_from_onnx(path: Path) -> tuple[int, ...]:
-    from compactrs.exporter.onnx import check_onnx
-
     (meta,) = check_onnx(path)["inputs"].values()
     dims = meta["shape"][1:]
     if not all(isinstance(d, int) for d in dims):
@@ -34,17 +32,16 @@ def _resolve(artifact: Path, runtime: str, threads: int | None, workdir: Path) -
     if is_bundle(artifact):
         manifest = read_manifest(artifact)
         shape = (1, *manifest["input_spec"]["shape"][1:])
-        if runtime == "tensorrt":
-            return TensorRTRunner(artifact / "model.plan"), shape, f"{artifact}/model.plan"
-        if runtime == "onnxruntime":
-            return OnnxRuntimeRunner(artifact / "model.onnx", threads), shape, f"{artifact}/model.onnx"
+        if runtime in FILE_RUNTIMES:
+            path = artifact / FILE_RUNTIMES[runtime].default_file
+            return make_runner(runtime, path, threads), shape, str(path)
         raise ConfigError(f"a bundle holds no PyTorch model; bench the run directory ({manifest['run']}) with --runtime torch")
     if artifact.suffix == ".onnx":
         if runtime != "onnxruntime":
             raise ConfigError(f"an .onnx file runs with --runtime onnxruntime (or export a bundle and build a TensorRT plan), not {runtime}")
         return OnnxRuntimeRunner(artifact, threads), _input_shape_from_onnx(artifact), str(artifact)
     if artifact.suffix in (".plan", ".engine"):
-        return TensorRTRunner(artifact), None, str(artifact)
+        return make_runner("tensorrt", artifact), None, str(artifact)
     from compactrs.training import load_checkpoint
 
     model, payload = load_checkpoint(artifact)
@@ -53,8 +50,6 @@ def _resolve(artifact: Path, runtime: str, threads: int | None, workdir: Path) -
     if runtime == "torch":
         return TorchRunner(model, shape, threads), shape, f"{artifact} (PyTorch eager)"
     if runtime == "onnxruntime":
-        from compactrs.exporter.onnx import export_onnx
-
         path = export_onnx(model, workdir / "model.onnx", shape)
         return OnnxRuntimeRunner(path, threads), shape, f"{artifact} (exported to ONNX for this measurement)"
     raise ConfigError("a TensorRT benchmark needs an engine: export a bundle with --trt and build model.plan on the device")
@@ -71,8 +66,10 @@ def benchmark(artifact: str | os.PathLike, runtime: str = "onnxruntime", batches
         threads: intra-op threads for torch / onnxruntime (None = the runtime's default).
 
     Returns:
-        ``{"artifact", "runtime", "threads", "input_shape", "memory_method", "results": [{"batch", "median_ms",
-        "p90_ms", "p99_ms", "throughput_per_s", "peak_mem_mb", ...}], "machine", "versions"}``.
+        ``{"artifact", "runtime", "threads" (the count used), "input_shape", "memory_method", "statistic", "contended",
+        "results": [{"batch", "median_ms", "p90_ms", "p99_ms", "throughput_per_s", "peak_mem_mb", "conditions", ...}],
+        "machine", "versions"}``. A row measured while other processes competed for the CPUs is measured once
+        more; if it stays contended, its ``conditions`` say so and ``contended`` is true.
     """
     if runtime not in RUNTIMES:
         raise ConfigError(f"unknown runtime '{runtime}'; valid: {', '.join(RUNTIMES)}")
@@ -82,7 +79,7 @@ def benchmark(artifact: str | os.PathLike, runtime: str = "onnxruntime", batches
     artifact = Path(artifact)
     if not artifact.exists():
         raise ArtifactError(f"'{artifact}' does not exist; pass a run directory, an .onnx file, a bundle or a .plan")
-    common = load_deploy_module("_common")  # the device's memory probe, so host and device numbers mean the same
+    config = TimingConfig(warmup=warmup, min_runs=min_runs, min_seconds=min_seconds, contention_retries=1)
     rng = np.random.default_rng(seed)
     rows = []
     with tempfile.TemporaryDirectory(prefix="compactrs-bench-") as tmp:
@@ -92,10 +89,11 @@ def benchmark(artifact: str | os.PathLike, runtime: str = "onnxruntime", batches
                 shape = (1, *runner.input_metadata().popitem()[1]["shape"][1:])
             for batch in batches:
                 x = rng.standard_normal((batch, *shape[1:])).astype(np.float32)
-                baseline = common.reset_peak_rss()
-                timing = time_callable(lambda: runner.infer(x), warmup=warmup, min_runs=min_runs, min_seconds=min_seconds)
-                rows.append({"batch": batch, **timing, "throughput_per_s": batch * 1e3 / timing["median_ms"],
-                             "peak_mem_mb": common.peak_rss_delta_mb(baseline)})
-    return {"artifact": what, "runtime": runtime, "threads": threads, "input_shape": list(shape[1:]),
-            "memory_method": common.MEMORY_METHOD, "results": rows, "machine": machine(), "versions": versions(),
+                baseline = reset_peak_rss()  # the device's memory probe, so host and device numbers mean the same
+                timing = runner.timing(x, config)
+                rows.append({**timing, "throughput_per_s": batch * 1e3 / timing["median_ms"], "peak_mem_mb": peak_rss_delta_mb(baseline)})
+            threads_used = runner.threads_used()
+    return {"artifact": what, "runtime": runtime, "threads": threads_used, "input_shape": list(shape[1:]),
+            "memory_method": MEMORY_METHOD, "statistic": "median", "contended": any(r["conditions"]["contended"] for r in rows),
+            "results": rows, "machine": describe_machine(), "versions": versions(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}

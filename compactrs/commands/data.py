@@ -22,8 +22,9 @@ def info(spec: str, seed: int, as_json: bool) -> None:
     Specs (options are comma-separated key=value pairs after the path):
       synthetic[,n=100,size=32]            embedded Sentinel-2-like demo (10 bands, 6 classes)
       hsi:PATH[,patch=9,pca=N,split=spatial|random,test=0.3,block=N]
-                                           hyperspectral .mat scene (cube + ground truth), cube-to-pixel
-                                           patches; the default split is spatially disjoint
+                                           hyperspectral scene: .mat (cube + ground truth) or a folder
+                                           with a cube .npy (H, W, bands) and a ground-truth .npy (H, W);
+                                           cube-to-pixel patches; the default split is spatially disjoint
       so2sat:PATH[,max=N]                  So2Sat LCZ42 .h5 (sen2, 17 classes)
       eurosat:PATH[,bands=B04+B03+B02]     EuroSAT MS class folders of 13-band GeoTIFFs
       folder:PATH[,size=64,max_per_class=N] RGB scene folders (UC Merced, AID, NWPU layout)
@@ -42,6 +43,8 @@ def _print_summary(s: dict) -> None:
     shown = ", ".join(bands[:13]) + (f", … ({len(bands)} in all)" if len(bands) > 13 else "")
     click.echo(f"bands        {shown}")
     click.echo(f"split        {s.get('split', {}).get('method', '?')}: {s['n_train']} train / {s['n_test']} test")
+    if s.get("split", {}).get("warning"):
+        click.echo(f"note         {s['split']['warning']}")
     click.echo(f"classes      {s['num_classes']}")
     width = max(len(str(n)) for n in s["class_names"])
     originals = s.get("original_labels") or [None] * s["num_classes"]

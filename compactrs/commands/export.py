@@ -69,4 +69,4 @@ def _print(m: dict) -> None:
         click.echo(f"  {issue['severity']}: {issue['where']}: {issue['message']}")
     for note in m.get("notes", []):
         click.echo(f"note         {note}")
-    click.echo("verify on the device: python deploy/verify.py (inside the bundle)")
+    click.echo(f"verify on the device: python {m['bundle']}/deploy/verify.py  (numpy + onnxruntime; no torch, no compactrs)")

@@ -17,9 +17,9 @@ def _int_list(value: str, name: str) -> tuple[int, ...]:
 
 
 def _default_out(runtime: str, threads: int, batch: int) -> str:
-    from compactrs._env import machine
+    from compactrs.deploy.machine import describe_machine
 
-    info = machine()
+    info = describe_machine()
     cpu = re.sub(r"[^a-z0-9]+", "-", info["cpu"].lower()).strip("-")
     cpu = "xeon" if "xeon" in cpu else cpu[:24]
     return f"profiles/{cpu}-{info['cores']}c-{runtime}-fp32-t{threads}" + (f"-b{batch}" if batch != 1 else "") + ".json"
@@ -54,7 +54,8 @@ def _print_profile(result: dict) -> None:
 @click.option("--blocks", type=click.IntRange(min=1), default=3, show_default=True, help="blocks (reductions + 1)")
 @click.option("--max-depth", type=click.IntRange(min=1), default=5, show_default=True, help="most normal cells per block")
 @click.option("--fit-archs", type=click.IntRange(min=0), default=None,
-              help="random whole networks measured to fit the model [kernels: 100, a third drawn adaptively; ops: 40]")
+              help="random whole networks measured to fit the model [kernels: 60 (≤ 2 cells per block), a third drawn "
+                   "adaptively; ops: 40]")
 @click.option("--node-runs", type=click.IntRange(min=1), default=20, show_default=True,
               help="kernels: profiled runs per network (per-node durations, trimmed mean)")
 @click.option("--min-seconds", type=click.FloatRange(min=0.0), default=0.3, show_default=True, help="timing per graph")
@@ -96,7 +97,8 @@ def command(ctx, runtime, threads, batch, method, inputs, in_bands, input_size, 
     from compactrs.cost._build import ProfileConfig, emit_profile_graphs, load_results, measure_profile, profile_from_results
     from compactrs.cost._kernel_build import NETWORKS_SCHEMA as KERNEL_MANIFEST_SCHEMA
     from compactrs.cost._kernel_pipeline import kernel_profile_from_results
-    from compactrs.cost._measure import TimingConfig
+    from compactrs.deploy.bundle import copy_package
+    from compactrs.deploy.timing import TimingConfig
     from compactrs.errors import ConfigError
 
     if clock == "cpu" and threads != 1:
@@ -112,9 +114,10 @@ def command(ctx, runtime, threads, batch, method, inputs, in_bands, input_size, 
     with progress_bar(show_progress(as_json)) as progress:
         if emit_dir:
             folder = emit_profile_graphs(config, emit_dir, progress)
-            emit({"emitted": str(folder), "manifest": str(folder / "manifest.json")}, as_json,
-                 lambda r: click.echo(f"wrote {r['manifest']}; on the device run: python deploy/profile_runner.py "
-                                      f"{r['emitted']} --runtime {runtime}"))
+            copy_package(folder / "deploy")  # the torch-free runner travels with the graphs (numpy + the runtime on the device)
+            emit({"emitted": str(folder), "manifest": str(folder / "manifest.json"), "runner": str(folder / "deploy" / "profile_runner.py")},
+                 as_json, lambda r: click.echo(f"wrote {r['manifest']}; copy {r['emitted']} to the device and run there: "
+                                               f"python {r['runner']} {r['emitted']} --runtime {runtime}"))
             return
         out = out or _default_out(runtime, threads, batch)
         if measurements:
@@ -222,7 +225,7 @@ def _kernel_profile(runtime, threads, batch, inputs, in_bands, input_size, init_
         inputs=shapes, init_channels=_int_list(init_channels, "init-channels") if init_channels else WIDTHS,
         num_classes=_int_list(classes, "classes"),
         ops=tuple(op.strip() for op in ops.split(",") if op.strip()) if ops else (), blocks=blocks,
-        max_depth=max_depth, threads=threads, batch=batch, fit_archs=100 if fit_archs is None else fit_archs,
+        max_depth=max_depth, threads=threads, batch=batch, fit_archs=60 if fit_archs is None else fit_archs,
         validate_archs=validate_archs, node_runs=node_runs, seed=seed,
         timing=TimingConfig(min_runs=10, min_seconds=min_seconds, rounds=2, clock=clock))
     if config.fit_archs < 2:

@@ -65,6 +65,11 @@ def _print(report: dict) -> None:
     click.echo(f"accuracy     OA before {before['oa']:.4f}, after surgery {summary['after_surgery']['oa']:.4f}, "
                f"after fine-tune {report['oa']:.4f}")
     for key, speedup in summary.get("latency_speedup", {}).items():
+        if speedup is None:
+            error = before["latency_ms"][key].get("error") or after["latency_ms"][key].get("error")
+            click.echo(f"speed-up     {key}: not measured ({error})")
+            continue
+        warning = " — measured while other processes used the CPUs; re-measure on a quiet machine" if key in summary.get("latency_contended", []) else ""
         click.echo(f"speed-up     {key}: {before['latency_ms'][key]['median_ms']:.3f} → {after['latency_ms'][key]['median_ms']:.3f} ms "
-                   f"({speedup:.2f}x; {summary['speedup_per_mac_reduction'][key]:.2f} of the MAC reduction)")
+                   f"({speedup:.2f}x; {summary['speedup_per_mac_reduction'][key]:.2f} of the MAC reduction){warning}")
     print_report(report)

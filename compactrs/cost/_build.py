@@ -82,18 +82,18 @@ def measure_profile(config: ProfileConfig, out: str | os.PathLike, progress=None
 
         require("tensorrt", "profiling with --runtime tensorrt",
                 "TensorRT profiles are measured on the device: run 'compactrs profile --emit DIR' here, then "
-                "'python deploy/profile_runner.py DIR --runtime tensorrt' on the device")
+                "'python DIR/deploy/profile_runner.py DIR --runtime tensorrt' on the device")
         raise ConfigError("in-process TensorRT profiling is not implemented; use 'compactrs profile --emit DIR' "
-                          "and deploy/profile_runner.py on the device")
+                          "and DIR/deploy/profile_runner.py on the device")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="compactrs-profile-") as tmp:
         emit_profile_graphs(config, tmp, progress)
         manifest = json.loads((Path(tmp) / "manifest.json").read_text())
         records = measure_folder(Path(tmp), manifest["items"], config.threads, config.timing, progress)
-    from compactrs._env import machine
+    from compactrs.deploy.machine import describe_machine
     import onnxruntime
 
-    results = {"schema": RESULTS_SCHEMA, "device": machine(), "threads": config.threads,
+    results = {"schema": RESULTS_SCHEMA, "device": describe_machine(), "threads": config.threads,
                "runtime": {"name": "onnxruntime", "version": onnxruntime.__version__, "provider": "CPUExecutionProvider"},
                "precision": "fp32", "seconds": time.perf_counter() - started, "manifest": manifest, "records": records}
     return profile_from_results(results, out, command=command)

@@ -22,23 +22,33 @@ def _cached(profile, key: tuple, compute):
     return cache[key]
 
 
-def _pairs(op: str, nodes: int, reduction: bool) -> list[list]:
-    """Every slot runs ``op``; a reduction cell's slots read its inputs (stride 2), a normal cell's mix inputs
-    and earlier nodes (node i reads i and i + 1), as searched cells do."""
+def _pairs(op: str, nodes: int, reduction: bool, partners=None) -> list[list]:
+    """Node i sums ``op`` (even slots) and ``partners[i]`` (odd slots; default ``op``); a reduction cell's slots
+    read its inputs (stride 2), a normal cell's mix inputs and earlier nodes (node i reads i and i + 1)."""
+    partners = list(partners or [op] * nodes)
     if reduction:
-        return [[op, slot % 2] for slot in range(2 * nodes)]
-    return [[op, source] for node in range(nodes) for source in (node + 1, node)]
+        return [[op if slot % 2 == 0 else partners[slot // 2], slot % 2] for slot in range(2 * nodes)]
+    return [[op if k == 0 else partners[node], source] for node in range(nodes)
+            for k, source in enumerate((node + 1, node))]
+
+
+def _partners(profile, op: str, nodes: int) -> list[str]:
+    """The ops summed with ``op`` in its context cell: the space's ops in turn, so the layout changes and
+    fusions at a node's sum are those of a mixed cell, as in searched networks."""
+    ops = list(profile.space["ops"])
+    start = ops.index(op) + 1 if op in ops else 0
+    return [ops[(start + i) % len(ops)] for i in range(nodes)]
 
 
 def _cell_kernels(profile, op: str, c_prev_prev: int, c_prev: int, channels: int, size: int, reduction: bool,
-                  reduction_prev: bool) -> list[dict]:
+                  reduction_prev: bool, partners=None) -> list[dict]:
     import torch
 
     from compactrs.cost._opgraphs import _randomise_bn
     from compactrs.nn.cells import Cell
 
     nodes = int(profile.space.get("nodes", NODES_FALLBACK))
-    pairs = _pairs(op, nodes, reduction)
+    pairs = _pairs(op, nodes, reduction, partners)
     cell = _randomise_bn(Cell(pairs, list(range(2, nodes + 2)), c_prev_prev, c_prev, channels, reduction,
                               reduction_prev), 0)
     size_prev_prev = 2 * size if reduction_prev else size
@@ -66,11 +76,18 @@ def _context_edge(profile, op: str, channels: int, size: int, stride: int) -> fl
     def compute() -> float:
         nodes = int(profile.space.get("nodes", NODES_FALLBACK))
         c_in = channels * nodes // 2 if stride == 2 else channels * nodes
-        kernels = _cell_kernels(profile, op, c_in, c_in, channels, size, stride == 2, False)
+        kernels = _cell_kernels(profile, op, c_in, c_in, channels, size, stride == 2, False,
+                                _partners(profile, op, nodes))
         # an edge owns its kernels and an equal share of the cell's node sums and concatenation
-        edges = [k for k in kernels if piece_of(k["source"], "cell") == "edges"]
-        return profile.kernels_ms(edges, per_run=False) / (2 * nodes)
+        own = [k for k in kernels if _edge_index(k["source"]) is not None and _edge_index(k["source"]) % 2 == 0]
+        shared = [k for k in kernels if piece_of(k["source"], "cell") == "edges" and _edge_index(k["source"]) is None]
+        return (profile.kernels_ms(own, per_run=False) + profile.kernels_ms(shared, per_run=False) / 2) / nodes
     return _cached(profile, ("edge", op, channels, size, stride), compute)
+
+
+def _edge_index(source: str) -> int | None:
+    path = source.split(".")
+    return int(path[2]) if len(path) > 2 and path[1] == "edges" else None
 
 
 def piece_of(source: str, cell_prefix: str) -> str | None:

@@ -14,21 +14,20 @@
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 
 import numpy as np
 
 from compactrs.cost._fit import accuracy_metrics
 from compactrs.cost._kernel_model import aggregate_samples, fit_regressors, merge_samples, sample_row
-from compactrs.cost._measure import CLOCKS, time_samples
 
 NETWORKS_SCHEMA = "compactrs.kernel-profile-graphs/1"
 
 
-def sample_specs(space: dict, n: int, seed: int, op_weights: dict | None = None, exclude=()) -> list[dict]:
-    """``n`` random network specs from ``space``; ``op_weights`` biases which ops the genotypes use."""
+def sample_specs(space: dict, n: int, seed: int, op_weights: dict | None = None, exclude=(),
+                 max_depth: int | None = None) -> list[dict]:
+    """``n`` random network specs from ``space``; ``op_weights`` biases which ops the genotypes use, ``max_depth``
+    (default: the space's) caps the cells per block."""
     from compactrs.nn.cells import random_genotype
 
     rng = np.random.default_rng(seed)
@@ -40,7 +39,8 @@ def sample_specs(space: dict, n: int, seed: int, op_weights: dict | None = None,
     seen = {json.dumps(spec, sort_keys=True) for spec in exclude}
     specs = []
     while len(specs) < n:
-        spec = {"genotype": random_genotype(rng, ops, space["nodes"], space["blocks"], space["max_depth"]),
+        depth = min(space["max_depth"], max_depth or space["max_depth"])
+        spec = {"genotype": random_genotype(rng, ops, space["nodes"], space["blocks"], depth),
                 **_input_shape(rng, space), "init_channels": int(rng.choice(space["init_channels"])),
                 "num_classes": int(rng.choice(space["num_classes"])), "stem_multiplier": int(space["stem_multiplier"])}
         text = json.dumps(spec, sort_keys=True)
@@ -60,10 +60,12 @@ def _input_shape(rng, space: dict) -> dict:
 
 def emit_networks(specs: list[dict], folder: Path, batch: int, role: str, start: int = 0, progress=None) -> list[dict]:
     """Export each spec's CellNet as ``{role}-NNN.onnx`` (NNN from ``start``); manifest items
-    ``{"file", "role", "input_shape", "network", "macs"}``."""
+    ``{"file", "role", "input_shape", "network"}`` (``macs`` is added from the kernels once they are read).
+
+    MACs are not counted with fvcore here: tracing a deep network a second time costs as much as exporting it.
+    """
     from compactrs.cost._networks import network_input_shape, network_module
     from compactrs.cost._opgraphs import export_graph
-    from compactrs.cost.flops import count_macs
 
     items = []
     if progress is not None:
@@ -73,20 +75,12 @@ def emit_networks(specs: list[dict], folder: Path, batch: int, role: str, start:
         shape = network_input_shape(spec, batch)
         name = f"{role}-{index:03d}.onnx"
         export_graph(model, folder / name, shape)
-        items.append({"file": name, "role": role, "input_shape": list(shape), "network": spec,
-                      "macs": count_macs(model, (1, *shape[1:]))})
+        items.append({"file": name, "role": role, "input_shape": list(shape), "network": spec})
         if progress is not None:
             progress.advance(f"{role}{start}")
     if progress is not None:
         progress.finish(f"{role}{start}")
     return items
-
-
-def machine_load() -> float:
-    try:
-        return float(os.getloadavg()[0])
-    except OSError:
-        return float("nan")
 
 
 def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: int = 20, progress=None) -> list[dict]:
@@ -95,7 +89,7 @@ def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: in
     Returns records ``{"file", "nodes", "optimized"}``: ``nodes`` is ``_nodeprof.profile_nodes``'s output (per
     node of the optimised graph, which is saved in ``folder`` as ``optimized``).
     """
-    from compactrs.cost._nodeprof import profile_nodes
+    from compactrs.deploy.nodeprof import profile_nodes
 
     rng = np.random.default_rng(0)
     records = []
@@ -113,40 +107,19 @@ def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: in
     return records
 
 
-def time_networks(folder: Path, items: list[dict], threads: int, timing, progress=None) -> list[dict]:
-    """End-to-end times of every network in interleaved rounds: ``{"file", "round_ms", "median_ms", "p90_ms", "n"}``.
+def time_networks(folder: Path, items: list[dict], threads: int, timing, progress=None,
+                  conditions: dict | None = None) -> list[dict]:
+    """End-to-end times of every network in ``max(2, timing.rounds)`` interleaved rounds (the one timing loop).
 
-    ``round_ms`` holds the median of each round (test–retest); ``median_ms`` pools every sample.
+    Records ``{"file", "median_ms", "p90_ms", "round_ms", ...}``: ``round_ms`` holds each round's median
+    (test–retest), ``median_ms`` pools every sample. ``conditions`` is filled with the machine's state.
     """
-    from compactrs.cost._measure import ort_callable
+    from dataclasses import replace
 
-    calls = [ort_callable(folder / item["file"], item["input_shape"], threads) for item in items]
-    records = []
-    for item, samples in zip(items, time_rounds(calls, timing, progress)):
-        pooled = np.concatenate([np.asarray(s) for s in samples])
-        records.append({"file": item["file"], "round_ms": [float(np.median(s)) for s in samples],
-                        "median_ms": float(np.median(pooled)), "p90_ms": float(np.percentile(pooled, 90)),
-                        "n": int(len(pooled))})
-    return records
+    from compactrs.cost._measure import measure_folder
 
-
-def time_rounds(calls: list, timing, progress=None) -> list[list[list[float]]]:
-    """Time every callable in ``max(2, timing.rounds)`` interleaved rounds; per callable, per round, ms samples."""
-    clock = CLOCKS[timing.clock]
-    rounds = max(2, timing.rounds)
-    runs, seconds = max(3, -(-timing.min_runs // rounds)), timing.min_seconds / rounds
-    out: list[list[list[float]]] = [[] for _ in calls]
-    if progress is not None:
-        progress.start("rounds", f"timing networks end to end ({rounds} interleaved rounds)", len(calls) * rounds)
-    for round_index in range(rounds):
-        for i, call in enumerate(calls):
-            warmup = timing.warmup if round_index == 0 else 2
-            out[i].append(time_samples(call, clock, warmup, runs, seconds, max(runs, timing.max_runs // rounds)))
-            if progress is not None:
-                progress.advance("rounds")
-    if progress is not None:
-        progress.finish("rounds")
-    return out
+    timing = replace(timing, rounds=max(2, timing.rounds))
+    return measure_folder(folder, items, threads, timing, progress, conditions)
 
 
 def record_kernels(folder: Path, record: dict, original: str) -> list[dict]:
@@ -201,9 +174,16 @@ def _edge_op(spec: dict, cell_index: int, edge: int) -> str:
     return genotype[kinds[cell_index]][edge][0]
 
 
+def kernel_macs(kernels: list[dict]) -> int:
+    """MACs of a network's convolutions and linear layers as onnxruntime runs them (its kernels)."""
+    return int(sum(k["macs"] for k in kernels if k["op"] in ("Conv", "FusedConv", "Gemm", "MatMul")))
+
+
 def kernel_samples(folder: Path, items: list[dict], records: list[dict]) -> tuple[dict, list]:
-    """Aggregated kernel samples of ``items`` and, per network, ``(spec, kernels)``."""
+    """Aggregated kernel samples of ``items`` and, per network, ``(spec, kernels)``; sets each item's ``macs``."""
     per_network = [(item["network"], record_kernels(folder, record, item["file"])) for item, record in zip(items, records)]
+    for item, (_, kernels) in zip(items, per_network):
+        item["macs"] = kernel_macs(kernels)
     return aggregate_samples([k for _, ks in per_network for k in ks]), per_network
 
 

@@ -18,7 +18,7 @@ import numpy as np
 from compactrs.cost import _kernel_build as kb
 from compactrs.cost._fit import accuracy_metrics, macs_linear_fit
 from compactrs.cost._kernel_model import fit_regressors, merge_samples
-from compactrs.cost._measure import TimingConfig
+from compactrs.deploy.timing import TimingConfig
 from compactrs.cost.kernel_latency import KERNEL_PROFILE_SCHEMA, KernelProfile
 from compactrs.errors import ConfigError
 
@@ -26,11 +26,6 @@ from compactrs.errors import ConfigError
 DATASET_INPUTS = ((200, 9), (3, 32), (10, 32), (3, 64), (13, 64))
 WIDTHS = tuple(range(8, 65, 2))
 VALIDATION_SEED_OFFSET = 1_000_003
-#: a measurement is flagged as contended when the timing thread got less than this share of the wall clock,
-#: or the 1-minute load average exceeded the core count.
-MIN_CPU_SHARE = 0.9
-
-
 @dataclass(frozen=True)
 class KernelProfileConfig:
     """The region to cover, the runtime settings and how many networks to sample."""
@@ -45,9 +40,13 @@ class KernelProfileConfig:
     stem_multiplier: int = 1
     threads: int = 1
     batch: int = 1
-    fit_archs: int = 100                 # of which the last third are drawn adaptively
+    fit_archs: int = 60                  # of which the last third are drawn adaptively
     validate_archs: int = 0
     node_runs: int = 20
+    #: fitting networks have at most this many cells per block: deeper blocks repeat the same kernel
+    #: configurations (a cell's context depends only on its predecessor) and cost most of the export time.
+    #: Validation networks always come from the whole space.
+    fit_max_depth: int = 2
     seed: int = 0
     timing: TimingConfig = field(default_factory=lambda: TimingConfig(min_runs=10, min_seconds=0.2, rounds=2))
 
@@ -67,31 +66,12 @@ class KernelProfileConfig:
                 "stem_multiplier": self.stem_multiplier}
 
 
-class MachineWatch:
-    """The machine's state over a measurement: load average before/after and the timing thread's CPU share."""
-
-    def __enter__(self):
-        self.load_before = kb.machine_load()
-        self.wall, self.cpu = time.perf_counter(), time.process_time()
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self.wall
-        self.cpu_share = (time.process_time() - self.cpu) / max(self.seconds, 1e-9)
-        self.load_after = kb.machine_load()
-
-    def state(self) -> dict:
-        cores = os.cpu_count() or 1
-        loaded = max(self.load_before, self.load_after) > cores
-        contended = bool(self.cpu_share < MIN_CPU_SHARE or loaded)
-        reason = []
-        if self.cpu_share < MIN_CPU_SHARE:
-            reason.append(f"the timing thread got {self.cpu_share:.0%} of the wall clock (< {MIN_CPU_SHARE:.0%})")
-        if loaded:
-            reason.append(f"load average {max(self.load_before, self.load_after):.1f} on {cores} cores")
-        return {"load_before": round(self.load_before, 2), "load_after": round(self.load_after, 2), "cores": cores,
-                "cpu_share": round(self.cpu_share, 3), "seconds": round(self.seconds, 1), "contended": contended,
-                "reason": "; ".join(reason) or None}
+def _warn_if_contended(data: dict) -> None:
+    """A profile whose end-to-end timing ran under contention says so (and must not be shipped)."""
+    state = data["measurement"].get("machine_state") or {}
+    if state.get("contended"):
+        data["measurement"]["warning"] = (f"measured under contention ({state.get('reason')}): do not ship this "
+                                          f"profile; re-measure on a quiet machine")
 
 
 def _now() -> str:
@@ -103,15 +83,17 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
     """Measure, fit (and, with ``validate_archs``, validate) a kernel-level profile; write it to ``out``."""
     import onnxruntime
 
-    from compactrs._env import machine, versions
+    from compactrs._env import versions
+    from compactrs.deploy.machine import describe_machine
 
     log = log or (lambda message: None)
     space = config.space()
     started = time.perf_counter()
     first = max(1, config.fit_archs - config.fit_archs // 3)
-    with tempfile.TemporaryDirectory(prefix="compactrs-kprofile-") as tmp, MachineWatch() as watch:
+    conditions: dict = {}
+    with tempfile.TemporaryDirectory(prefix="compactrs-kprofile-") as tmp:
         folder = Path(tmp)
-        specs = kb.sample_specs(space, first, config.seed)
+        specs = kb.sample_specs(space, first, config.seed, max_depth=config.fit_max_depth)
         items = kb.emit_networks(specs, folder, config.batch, "fit", 0, progress)
         records = kb.profile_kernels(folder, items, config.threads, config.node_runs, progress)
         samples, per_network = kb.kernel_samples(folder, items, records)
@@ -127,7 +109,8 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
             weights = kb.op_errors(fit_regressors(samples), per_network)
             log("adaptive sampling, leave-one-out error per op: " +
                 ", ".join(f"{op} {e:.0%}" for op, e in sorted(weights.items(), key=lambda kv: -kv[1])))
-            more = kb.sample_specs(space, config.fit_archs - first, config.seed + 1, weights, specs)
+            more = kb.sample_specs(space, config.fit_archs - first, config.seed + 1, weights, specs,
+                                   config.fit_max_depth)
             more_items = kb.emit_networks(more, folder, config.batch, "fit", len(items), progress)
             more_records = kb.profile_kernels(folder, more_items, config.threads, config.node_runs, progress)
             more_samples, more_per_network = kb.kernel_samples(folder, more_items, more_records)
@@ -139,19 +122,17 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
                                         config.seed + VALIDATION_SEED_OFFSET, exclude=specs)
             val_items = kb.emit_networks(val_specs, folder, config.batch, "validate", 0, progress)
         # fitting and validation networks in the same interleaved end-to-end rounds
-        timings = kb.time_networks(folder, items + val_items, config.threads, config.timing, progress)
+        timings = kb.time_networks(folder, items + val_items, config.threads, config.timing, progress, conditions)
         fit_rows = kb.network_rows(items, timings[:len(items)], per_network)
-        data = _profile_data(config, space, samples, fit_rows, machine(), versions(), onnxruntime.__version__)
+        data = _profile_data(config, space, samples, fit_rows, describe_machine(), versions(), onnxruntime.__version__)
         profile = KernelProfile(data, str(out))
         if val_items:
-            predicted = [profile.predict_onnx(folder / item["file"], item["input_shape"]) for item in val_items]
+            predicted = predict_items(profile, folder, val_items)
             rows = kb.network_rows(val_items, timings[len(items):])
             data["validation"] = validation_block(rows, predicted, fit_rows)
     data["measurement"].update({"seconds": round(time.perf_counter() - started, 1), "command": command,
-                                "machine_state": watch.state()})
-    if watch.state()["contended"]:
-        data["measurement"]["warning"] = ("measured under contention (" + watch.state()["reason"] +
-                                          "): do not ship this profile; re-measure on a quiet machine")
+                                "machine_state": conditions})
+    _warn_if_contended(data)
     profile.save(out)
     return profile
 
@@ -188,6 +169,16 @@ def _config_json(config: KernelProfileConfig) -> dict:
     return data
 
 
+def predict_items(profile: KernelProfile, folder: Path, items: list[dict]) -> list[float]:
+    """Predicted ms of each emitted network (and its ``macs``, from the same kernels)."""
+    predicted = []
+    for item in items:
+        kernels = profile.onnx_kernels(folder / item["file"], item["input_shape"])
+        item["macs"] = kb.kernel_macs(kernels)
+        predicted.append(profile.kernels_ms(kernels))
+    return predicted
+
+
 def test_retest(rows: list[dict]) -> dict:
     """Agreement of each network's first two end-to-end rounds: share within ±10 % and MAPE (the noise floor)."""
     first = np.array([row["round_ms"][0] for row in rows])
@@ -215,11 +206,12 @@ def emit_kernel_graphs(config: KernelProfileConfig, folder: str | os.PathLike, p
     Without a round trip there is no adaptive batch: every fitting network is drawn uniformly.
     """
     from compactrs._io import write_json
+    from compactrs.deploy.bundle import copy_package
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     space = config.space()
-    specs = kb.sample_specs(space, config.fit_archs, config.seed)
+    specs = kb.sample_specs(space, config.fit_archs, config.seed, max_depth=config.fit_max_depth)
     items = kb.emit_networks(specs, folder, config.batch, "fit", 0, progress)
     if config.validate_archs:
         val = kb.sample_specs(space, config.validate_archs, config.seed + VALIDATION_SEED_OFFSET, exclude=specs)
@@ -228,6 +220,7 @@ def emit_kernel_graphs(config: KernelProfileConfig, folder: str | os.PathLike, p
                 "runtime": "onnxruntime", "threads": config.threads, "node_runs": config.node_runs,
                 "timing": config.timing.to_dict(), "config": _config_json(config), "created": _now(), "items": items}
     write_json(folder / "manifest.json", manifest)
+    copy_package(folder / "deploy")  # the torch-free runner travels with the networks
     return folder
 
 
@@ -261,13 +254,14 @@ def kernel_profile_from_results(results: dict, folder: str | os.PathLike, out: s
     data["runtime"] = {**results["runtime"], "graph_optimization_level": "ORT_ENABLE_ALL"}
     data["measurement"].update({"timing": manifest.get("timing", {}), "seconds": round(results.get("seconds", 0.0), 1),
                                 "command": command, "measured_on_device": True,
-                                "machine_state": results.get("machine_state") or {"contended": None,
-                                                                                 "reason": "not recorded by the runner"}})
+                                "machine_state": results.get("conditions") or {"contended": None,
+                                                                              "reason": "not recorded by the runner"}})
+    _warn_if_contended(data)
     profile = KernelProfile(data, str(out))
     if val:
-        rows = kb.network_rows(val, [by_file[item["file"]] for item in val])
-        if all(len(row["round_ms"]) >= 2 for row in rows):
-            predicted = [profile.predict_onnx(folder / item["file"], item["input_shape"]) for item in val]
+        if all(len(by_file[item["file"]].get("round_ms", [])) >= 2 for item in val):
+            predicted = predict_items(profile, folder, val)
+            rows = kb.network_rows(val, [by_file[item["file"]] for item in val])
             data["validation"] = validation_block(rows, predicted, fit_rows)
     profile.save(out)
     return profile

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from compactrs.cost import _kernel_build as kb
-from compactrs.cost._kernel_pipeline import VALIDATION_SEED_OFFSET, MachineWatch, validation_block
-from compactrs.cost._measure import TimingConfig
+from compactrs.cost._kernel_pipeline import VALIDATION_SEED_OFFSET, predict_items, validation_block
+from compactrs.deploy.timing import TimingConfig
 from compactrs.cost.kernel_latency import KernelProfile
 from compactrs.errors import ConfigError
 
@@ -52,20 +52,22 @@ def validate_kernel_profile(path: str | os.PathLike, archs: int = 100, seed: int
     base_seed = (config.get("seed", 0) + VALIDATION_SEED_OFFSET + 1) if seed is None else seed
     specs = kb.sample_specs(profile.space, archs, base_seed, exclude=[row["network"] for row in fit_rows])
     drift_rows = fit_rows[:: max(1, len(fit_rows) // max(drift_archs, 1))][:drift_archs] if drift_archs else []
-    with tempfile.TemporaryDirectory(prefix="compactrs-kvalidate-") as tmp, MachineWatch() as watch:
+    conditions: dict = {}
+    with tempfile.TemporaryDirectory(prefix="compactrs-kvalidate-") as tmp:
         folder = Path(tmp)
         items = kb.emit_networks(specs, folder, profile.data["batch"], "validate", 0, progress)
         drift_items = kb.emit_networks([row["network"] for row in drift_rows], folder, profile.data["batch"], "drift",
                                        0, progress)
         mixed = _interleave(items, drift_items)
         timings = dict(zip([item["file"] for item in mixed],
-                           kb.time_networks(folder, mixed, profile.data["threads"], _timing(profile), progress)))
-        predicted = [profile.predict_onnx(folder / item["file"], item["input_shape"]) for item in items]
+                           kb.time_networks(folder, mixed, profile.data["threads"], _timing(profile), progress,
+                                                conditions)))
+        predicted = predict_items(profile, folder, items)
     rows = kb.network_rows(items, [timings[item["file"]] for item in items])
     extra = {name: _baseline(rows, predict) for name, predict in (compare or {}).items()}
     block = validation_block(rows, predicted, fit_rows, {k: v for k, v in extra.items() if v})
     block["seed"] = base_seed
-    block["machine_state"] = watch.state()
+    block["machine_state"] = conditions
     if drift_rows:
         ratios = [timings[item["file"]]["median_ms"] / row["measured_ms"] for item, row in zip(drift_items, drift_rows)]
         block["drift"] = {"n": len(ratios), "median_ratio": float(np.median(ratios)),

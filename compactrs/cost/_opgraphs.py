@@ -125,7 +125,7 @@ def key_name(key: tuple) -> str:
 
 
 def export_graph(module: nn.Module, path: str | os.PathLike, input_shape: Iterable[int]) -> Path:
-    from compactrs.exporter.onnx import export_onnx
+    from compactrs.runtime.onnx import export_onnx
 
     return export_onnx(module, path, tuple(input_shape), dynamic_batch=False)
 

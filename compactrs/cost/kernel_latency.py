@@ -132,11 +132,15 @@ class KernelProfile:
 
         return network_kernels(model, input_shape, threads=self.data["threads"], warmup=0, runs=1)
 
-    def predict_onnx(self, path: str | os.PathLike, input_shape: Sequence[int]) -> float:
-        """Predicted ms of an .onnx graph (static input shape ``input_shape``)."""
+    def onnx_kernels(self, path: str | os.PathLike, input_shape: Sequence[int]) -> list[dict]:
+        """The kernels onnxruntime runs here for an .onnx graph (static input shape ``input_shape``)."""
         from compactrs.cost.kernels import graph_kernels
 
-        return self.kernels_ms(graph_kernels(path, input_shape, threads=self.data["threads"], warmup=0, runs=1))
+        return graph_kernels(path, input_shape, threads=self.data["threads"], warmup=0, runs=1)
+
+    def predict_onnx(self, path: str | os.PathLike, input_shape: Sequence[int]) -> float:
+        """Predicted ms of an .onnx graph (static input shape ``input_shape``)."""
+        return self.kernels_ms(self.onnx_kernels(path, input_shape))
 
     def predict_module(self, model, input_shape: Sequence[int]) -> float:
         """Predicted ms of any torch module on an input of ``input_shape`` (batch included)."""

@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from compactrs.cost._nodeprof import profile_nodes
+from compactrs.deploy.nodeprof import profile_nodes
 
 FLOAT_BYTES = 4
 #: onnxruntime's NCHWc channel block on AVX-512 (8 on AVX2): channels are padded to a multiple of it.
@@ -211,7 +211,7 @@ def network_kernels(model, input_shape: Sequence[int], threads: int = 1, warmup:
     With ``runs=1`` this is a cheap way to see the kernels and their configurations (the timings are then
     single samples); profiling uses more runs.
     """
-    from compactrs.exporter.onnx import export_onnx
+    from compactrs.runtime import export_onnx
 
     with tempfile.TemporaryDirectory(prefix="compactrs-kernels-") as tmp:
         path = export_onnx(model, Path(tmp) / "model.onnx", tuple(input_shape), dynamic_batch=False)

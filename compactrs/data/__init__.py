@@ -4,8 +4,9 @@ Specs: ``synthetic[,n=100,size=32]``, ``hsi:PATH[,patch=9,pca=30,split=spatial]`
 ``eurosat:DIR[,bands=B04+B03+B02]``, ``folder:DIR[,size=64]``; every kind also takes ``test=F``.
 """
 from ._base import Dataset
+from ._compatible import check_dataset_fits
 from ._load import describe_dataset, load_dataset
 from ._registry import DATASET_KINDS
 from ._spec import parse_spec
 
-__all__ = ["Dataset", "DATASET_KINDS", "describe_dataset", "load_dataset", "parse_spec"]
+__all__ = ["Dataset", "DATASET_KINDS", "check_dataset_fits", "describe_dataset", "load_dataset", "parse_spec"]

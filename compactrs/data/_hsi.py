@@ -1,4 +1,4 @@
-"""Hyperspectral scenes from .mat files, turned into per-pixel patches (cube-to-pixel classification)."""
+"""Hyperspectral scenes from .mat or .npy files, turned into per-pixel patches (cube-to-pixel classification)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,15 +8,17 @@ import numpy as np
 from ..errors import DataError
 from ._assemble import check_classes, check_finite
 from ._base import Dataset
-from ._hsi_detect import find_cube, find_gt, mat_files
-from ._mat import read_array
+from ._hsi_detect import find_cube, find_gt, read_scene_array, scene_files
 from ._normalize import band_stats, fit_pca, stats_record
 from ._options import int_option, text_option
 from ._spatial import default_block, spatial_block_split
 from ._split import stratified_split
 
 KIND = "hsi"
-DESCRIPTION = "hyperspectral scene (.mat cube + ground-truth map, v5 or v7.3) cut into per-pixel patches"
+DESCRIPTION = (
+    "hyperspectral scene (.mat cube + ground-truth map, v5 or v7.3; or a cube .npy beside a ground-truth .npy) "
+    "cut into per-pixel patches"
+)
 EXAMPLE = "hsi:PATH/scene.mat,patch=9"
 NEEDS_PATH = True
 SPLITS = ("spatial", "random")
@@ -26,9 +28,12 @@ OPTIONS = {
     "block": int_option("side of the square blocks of split=spatial (default: from patch and scene)", None,
                         example="block=20"),
     "pca": int_option("reduce the bands to N principal components fitted on training pixels", None, example="pca=30"),
-    "cube": text_option("key of the cube array (default: the only 3-D array)", "cube=indian_pines_corrected"),
-    "gt": text_option("key of the ground-truth array (default: the 2-D array matching the cube)", "gt=indian_pines_gt"),
-    "gt_file": text_option("file of the ground truth, relative to the scene directory", "gt_file=scene_gt.mat"),
+    "cube": text_option("key of the cube array, or .npy file stem (default: the only 3-D array)",
+                        "cube=indian_pines_corrected"),
+    "gt": text_option("key of the ground-truth array, or .npy file stem (default: the 2-D array matching the cube)",
+                      "gt=indian_pines_gt"),
+    "gt_file": text_option("file of the ground truth (.mat or .npy), relative to the scene directory",
+                           "gt_file=scene_gt.mat"),
 }
 RANDOM_SPLIT_WARNING = (
     "pixels were split at random: train and test patches overlap spatially, so test accuracy is optimistic; "
@@ -38,26 +43,26 @@ RANDOM_SPLIT_WARNING = (
 
 def _read_scene(path: Path, options: dict) -> tuple[np.ndarray, np.ndarray, dict]:
     """Locate and read cube (H, W, B) and gt (H, W) ints; returns them and the meta describing their source."""
-    files = mat_files(path)
+    files = scene_files(path)
     cube_entry = find_cube(files, options["cube"])
     scene_dir = path if path.is_dir() else path.parent
     if options["gt_file"] is not None:
         gt_path = (scene_dir / options["gt_file"]).resolve()
         if not gt_path.is_file():
-            raise DataError(f"gt_file {gt_path} does not exist; give a .mat file name inside {scene_dir}")
+            raise DataError(f"gt_file {gt_path} does not exist; give a .mat or .npy file name inside {scene_dir}")
         pool = [gt_path]
     else:
         # a single file given as PATH may keep its gt in a sibling file (Indian_pines_gt.mat beside the cube)
-        pool = [cube_entry.file] + [f for f in mat_files(scene_dir) if f != cube_entry.file]
+        pool = [cube_entry.file] + [f for f in scene_files(scene_dir) if f != cube_entry.file]
     gt_entry, layout = find_gt(cube_entry, pool, options["gt"])
 
-    cube = read_array(cube_entry)
+    cube = read_scene_array(cube_entry)
     if layout == "BHW":
         cube = cube.transpose(1, 2, 0)
     if not np.issubdtype(cube.dtype, np.number) or np.issubdtype(cube.dtype, np.complexfloating):
         raise DataError(f"cube {cube_entry.label()} has dtype {cube.dtype}; it must be real numbers")
     check_finite(cube, f"cube {cube_entry.label()}")
-    gt = read_array(gt_entry)
+    gt = read_scene_array(gt_entry)
     if not np.issubdtype(gt.dtype, np.integer):
         if not (np.isfinite(gt).all() and np.array_equal(gt, np.round(gt))):
             raise DataError(f"ground truth {gt_entry.label()} holds non-integer values; it must be class ids")
@@ -65,8 +70,8 @@ def _read_scene(path: Path, options: dict) -> tuple[np.ndarray, np.ndarray, dict
         raise DataError(f"ground truth {gt_entry.label()} holds negative ids; use 0 for unlabelled, 1.. for classes")
     meta = {
         "files": [str(f) for f in dict.fromkeys([cube_entry.file, gt_entry.file])],
-        "cube": f"{cube_entry.file.name}:{cube_entry.key}",
-        "gt": f"{gt_entry.file.name}:{gt_entry.key}",
+        "cube": cube_entry.where,
+        "gt": gt_entry.where,
         "cube_layout": layout,
         "scene_shape": [int(v) for v in cube.shape],
     }

@@ -1,4 +1,4 @@
-"""Find the hyperspectral cube and its ground-truth map among the arrays of one or more .mat files.
+"""Find the hyperspectral cube and its ground-truth map among the arrays of .mat and .npy files.
 
 The cube is the 3-D numeric array; the ground truth is a 2-D array whose shape equals the cube's spatial
 shape. Shipped scene folders often hold extra maps (e.g. a full-scene gt beside a cropped cube), so the
@@ -8,20 +8,41 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import DataError
-from ._mat import MatArray, list_arrays
+from ._mat import MatArray, list_arrays, read_array
+from ._npy import list_npy, read_npy
 
 _GT_HINTS = ("gt", "label", "truth", "class", "map")
 
 
-def mat_files(path: Path) -> list[Path]:
-    """The .mat files a ``hsi:PATH`` spec names: the file itself, or every .mat file of the directory."""
+SCENE_SUFFIXES = (".mat", ".npy")
+
+
+def scene_files(path: Path) -> list[Path]:
+    """The files a ``hsi:PATH`` spec names: the file itself, or every .mat / .npy file of the directory."""
     if path.is_file():
+        if path.suffix.lower() not in SCENE_SUFFIXES:
+            raise DataError(f"{path} is neither a .mat nor a .npy file; give the scene's cube file or its directory")
         return [path]
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".mat")
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SCENE_SUFFIXES)
     if not files:
-        raise DataError(f"no .mat files in directory {path}; give a .mat file or a directory that holds the scene")
+        raise DataError(
+            f"no .mat or .npy files in directory {path}; give a directory holding the cube and ground truth "
+            f"(one .mat, or a cube .npy (H, W, bands) beside a ground-truth .npy (H, W))"
+        )
     return files
+
+
+def list_scene_arrays(path: Path) -> list[MatArray]:
+    """The numeric arrays of one scene file: the variables of a .mat, or the one array of a .npy."""
+    return list_npy(path) if path.suffix.lower() == ".npy" else list_arrays(path)
+
+
+def read_scene_array(entry: MatArray) -> np.ndarray:
+    """Load one array listed by :func:`list_scene_arrays`."""
+    return read_npy(entry) if entry.file.suffix.lower() == ".npy" else read_array(entry)
 
 
 def _listing(entries: list[MatArray]) -> str:
@@ -30,7 +51,7 @@ def _listing(entries: list[MatArray]) -> str:
 
 def find_cube(files: list[Path], key: str | None) -> MatArray:
     """The single 3-D array of ``files`` (or the one named ``key``)."""
-    entries = [entry for file in files for entry in list_arrays(file)]
+    entries = [entry for file in files for entry in list_scene_arrays(file)]
     where = files[0] if len(files) == 1 else files[0].parent
     if key is not None:
         named = [entry for entry in entries if entry.key == key]
@@ -74,10 +95,10 @@ def find_gt(cube: MatArray, pool: list[Path], key: str | None) -> tuple[MatArray
         return next((name for name, shape in layouts.items() if tuple(entry.shape) == shape), None)
 
     # the first file alone settles it when it holds a matching map: other files are not even opened
-    first = [entry for entry in list_arrays(pool[0]) if entry != cube]
+    first = [entry for entry in list_scene_arrays(pool[0]) if entry != cube]
     if key is None and any(len(e.shape) == 2 and layout_of(e) for e in first):
         pool = pool[:1]
-    entries = first + [entry for file in pool[1:] for entry in list_arrays(file)]
+    entries = first + [entry for file in pool[1:] for entry in list_scene_arrays(file)]
     flat = [entry for entry in entries if len(entry.shape) == 2]
     where = pool[0] if len(pool) == 1 else pool[0].parent
 

@@ -24,6 +24,11 @@ class MatArray:
     key: str
     shape: tuple[int, ...]
 
+    @property
+    def where(self) -> str:
+        """``file:key``, the array's name in metadata and messages."""
+        return f"{self.file.name}:{self.key}"
+
     def label(self) -> str:
         return f"{self.file.name}:{self.key} {tuple(self.shape)}"
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import DataError
 
 
 # weight of the squared share of labelled pixels lost to the buffer, against the squared miss of the per-class
@@ -123,8 +122,8 @@ def spatial_block_split(
     Returns:
         ``(train_idx, test_idx, info)`` indices into ``coords``; train in a seeded random order.
 
-    Raises:
-        DataError: a class ends with no test or no training pixel.
+    A class that cannot be placed in both splits is recorded in ``info`` (``classes_without_test`` /
+    ``classes_without_training`` and a ``warning``), never an error: tiny classes of real scenes hit this.
     """
     rng = np.random.default_rng(seed)
     num_classes = len(class_ids)
@@ -143,14 +142,6 @@ def spatial_block_split(
 
     test_mask = chosen[block_of]
     train_mask = ~covered
-    for cls in range(num_classes):
-        for name, mask in (("test", test_mask), ("training", train_mask)):
-            if not (mask & (labels == cls)).any():
-                raise DataError(
-                    f"class {class_ids[cls]} has no {name} pixels after the spatial split of {source} "
-                    f"({totals[cls]} labelled, block={block}, test={test_fraction}); use a smaller block= or "
-                    f"test=, or split=random (which leaks spatially)"
-                )
     train_idx = rng.permutation(np.flatnonzero(train_mask))
     achieved = test_counts / np.maximum(test_counts + train_counts, 1)
     test_idx = np.flatnonzero(test_mask)
@@ -166,4 +157,33 @@ def spatial_block_split(
         "dropped_buffer_pixels": int(len(coords) - train_mask.sum() - test_mask.sum()),
         "seed": seed,
     }
+    info.update(_unplaced_classes(labels, train_mask, test_mask, totals, class_ids, block, test_fraction, source))
     return train_idx.astype(np.int64), test_idx.astype(np.int64), info
+
+
+def _unplaced_classes(labels, train_mask, test_mask, totals, class_ids, block, test_fraction, source) -> dict:
+    """Classes the split left without test (or training) pixels, and a warning saying so; ``{}`` if none.
+
+    A class whose pixels all lie within one patch width of each other (Indian Pines' 20 Oats pixels) cannot
+    have both a test and a training pixel at that distance; its pixels stay in training, it is left out of
+    AA and per-class accuracy (no test pixels), and the split record says so instead of failing the load.
+    """
+    missing = {
+        name: [int(class_ids[c]) for c in range(len(class_ids)) if not (mask & (labels == c)).any()]
+        for name, mask in (("test", test_mask), ("training", train_mask))
+    }
+    if not missing["test"] and not missing["training"]:
+        return {}
+    parts = [
+        f"class(es) {', '.join(map(str, ids))} ({', '.join(str(int(totals[class_ids.index(i)])) for i in ids)} "
+        f"labelled) have no {name} pixels"
+        for name, ids in missing.items()
+        if ids
+    ]
+    warning = (
+        f"after the spatial split of {source} (block={block}, test={test_fraction}) {'; '.join(parts)}: they are "
+        f"not scored (AA and per-class accuracy cover the tested classes); a smaller block= may place them, "
+        f"split=random always does (but leaks spatially)"
+    )
+    return {"classes_without_test": missing["test"], "classes_without_training": missing["training"],
+            "warning": warning}

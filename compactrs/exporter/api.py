@@ -8,21 +8,21 @@ Everything is built in a staging directory that becomes the bundle only when eve
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
-from compactrs._env import machine, versions
+from compactrs._env import versions
 from compactrs._io import staging_dir
 from compactrs._progress import Progress
-from compactrs.bench.onnxruntime_timing import time_onnx
-from compactrs.bench.runners import OnnxRuntimeRunner, TensorRTRunner, TorchRunner
-from compactrs.errors import ConfigError, DataError, MissingDependency, ValidationFailed
+from compactrs.deploy import verify as device_verify
+from compactrs.deploy.machine import describe_machine
+from compactrs.errors import ConfigError, MissingDependency, ValidationFailed
 from compactrs.exporter import bundle as bundle_io
-from compactrs.exporter.onnx import DEFAULT_OPSET, check_onnx, export_onnx, simplify_onnx
+from compactrs.runtime import DEFAULT_OPSET, OnnxRuntimeRunner, TimingConfig, TorchRunner, check_onnx, export_onnx, make_runner, simplify_onnx
+from compactrs.runtime import measure_latency, speedup
 from compactrs.exporter.quantize import calibration_samples, convert_fp16, quantize_int8
 from compactrs.exporter.trt_check import check_tensorrt_compat
 from compactrs.exporter.validate import allclose, compare_runners, comparators_for, raise_if_failed, validation_inputs
@@ -63,17 +63,15 @@ class ExportConfig:
 
 
 def _load(run, seed: int):
-    from compactrs.data import load_dataset
+    from compactrs.data import check_dataset_fits, load_dataset
     from compactrs.training import load_checkpoint
 
     model, payload = load_checkpoint(run)
     spec = payload["input_spec"]
     dataset = load_dataset(spec["dataset"], seed)
-    recorded = (spec.get("preprocess") or {}).get("mean")
-    if dataset.in_bands != spec["in_bands"] or dataset.num_classes != spec["num_classes"] or (
-            recorded is not None and not np.allclose(recorded, dataset.preprocess.get("mean"), rtol=1e-6)):
-        raise DataError(f"the dataset '{spec['dataset']}' no longer matches the one the run was trained on (bands, classes or "
-                        f"band statistics differ); restore that data or re-train")
+    check_dataset_fits(dataset, spec["in_bands"], spec["num_classes"], f"the model in '{run}'", spec["dataset"],
+                       mean=(spec.get("preprocess") or {}).get("mean"),
+                       fix="the data changed since the run was trained on it: restore that data or re-train")
     return model, payload, dataset
 
 
@@ -96,12 +94,21 @@ def _simplify(stage: Path, raw: Path, inputs, notes: list) -> dict:
     return {"applied": True, **info, "max_abs_err_vs_unsimplified": report["max_abs_err"]}
 
 
+#: the INT8 / FP16 speed check beside FP32: short, but re-measured once when the machine was busy.
+SPEED_TIMING = TimingConfig(warmup=3, min_runs=10, min_seconds=0.3, contention_retries=1)
+
+
 def _speed(fp32: Path, other: Path, shape, threads) -> dict:
+    """FP32 vs reduced-precision latency at batch 1 and 32 (medians), with whether either was contended."""
+    base = measure_latency(fp32, shape[1:], "onnxruntime", (1, 32), threads, SPEED_TIMING)
+    new = measure_latency(other, shape[1:], "onnxruntime", (1, 32), threads, SPEED_TIMING)
     out = {}
     for batch in (1, 32):
-        base = time_onnx(fp32, (batch, *shape[1:]), threads, warmup=3, min_runs=10, min_seconds=0.3)["median_ms"]
-        new = time_onnx(other, (batch, *shape[1:]), threads, warmup=3, min_runs=10, min_seconds=0.3)["median_ms"]
-        out[f"batch{batch}"] = {"fp32_ms": base, "reduced_ms": new, "speedup": base / new}
+        key = f"onnxruntime_cpu_b{batch}"
+        a, b = base[key], new[key]
+        out[f"batch{batch}"] = {"fp32_ms": a.get("median_ms"), "reduced_ms": b.get("median_ms"), "speedup": speedup(a, b),
+                                "threads": a["threads"], "error": a.get("error") or b.get("error"),
+                                "contended": any(e.get("conditions", {}).get("contended", False) for e in (a, b))}
     return out
 
 
@@ -132,11 +139,11 @@ def _tensorrt(stage: Path, config: ExportConfig, calib: np.ndarray | None, refer
                         f"which builds model.plan and validates it against golden.npz")
         notes.append(info["note"])
         return info
-    from compactrs._deploy import load_deploy_module
+    from compactrs.deploy.tensorrt_engine import build_engine
 
-    built = load_deploy_module("_trt").build_engine(stage / "model.onnx", stage / "model.plan", precision, shape, calib_samples=calib)
+    built = build_engine(stage / "model.onnx", stage / "model.plan", precision, shape, calib_samples=calib)
     comparators = comparators_for(precision, config.atol, config.rtol, config.max_oa_drop, config.min_agreement)
-    report = compare_runners(TorchRunner(reference), TensorRTRunner(stage / "model.plan"), inputs, comparators)
+    report = compare_runners(TorchRunner(reference), make_runner("tensorrt", stage / "model.plan"), inputs, comparators)
     raise_if_failed(report, f"TensorRT {precision} engine")
     info.update(built=True, **built, parity=report)
     return info
@@ -229,13 +236,10 @@ def export(run: str | os.PathLike, out: str | os.PathLike | None = None, config:
 
 def _golden_self_check(stage: Path, manifest: dict) -> dict:
     """Run deploy/verify.py's own check on every model, so a fresh bundle is known to verify on this machine."""
-    from compactrs._deploy import load_deploy_module
-
-    verify = load_deploy_module("verify")
     golden = np.load(stage / bundle_io.GOLDEN, allow_pickle=False)
     results = {}
     for entry in manifest["models"]:
-        result = verify.check_model(stage, manifest, entry, golden)
+        result = device_verify.check_model(stage, manifest, entry, golden)
         if not result["passed"]:
             raise ValidationFailed(f"{entry['file']} does not reproduce golden.npz on this machine (worst sample {result.get('worst_index')}, "
                                    f"max abs err {result.get('max_abs_err', float('nan')):.3g}, top-1 agreement {result.get('top1_agreement')}, "
@@ -268,5 +272,5 @@ def _base_manifest(run: Path, payload: dict, config: ExportConfig, summary: dict
         "tensorrt": {"requested": config.trt, "precision": config.trt_precision if config.trt else None},
         "export_config": asdict(config),
         "versions": versions(),
-        "machine": machine(),
+        "machine": describe_machine(),
     }

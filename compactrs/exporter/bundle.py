@@ -1,37 +1,26 @@
 """The deploy bundle: model files, manifest.json (hashes, input contract, parity), golden.npz, deploy/ scripts.
 
-The bundle is what goes onto the device; deploy/verify.py there re-checks every hash and the golden
-parity with numpy + onnxruntime (or tensorrt) only.
+The bundle is what goes onto the device; its ``deploy/`` is a copy of the torch-free package
+``compactrs.deploy``, whose verify.py re-checks every hash and the golden parity there with numpy +
+onnxruntime (or tensorrt) only. Hashing and the manifest's names come from that same package.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
 
-from compactrs._deploy import DEPLOY_FILES, deploy_dir
 from compactrs._io import atomic_path, write_json
+from compactrs.deploy.bundle import GOLDEN, MANIFEST, copy_package, sha256_file
 from compactrs.errors import ArtifactError
 
 BUNDLE_FORMAT = "compactrs.bundle/1"
-MANIFEST = "manifest.json"
-GOLDEN = "golden.npz"
 
 #: golden tolerance for FP32 on the device: a different CPU/GPU sums in another order, so the host's
 #: 1e-5 (same machine, same inputs) is relaxed tenfold; reduced precision is judged by top-1 agreement.
 DEVICE_FP32_TOLERANCE = {"atol": 1e-4, "rtol": 1e-4}
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def input_contract(spec: dict, summary: dict) -> dict:
@@ -66,12 +55,9 @@ def write_golden(stage: Path, inputs: np.ndarray, outputs: np.ndarray) -> dict:
             "outputs": "PyTorch eager reference logits"}
 
 
-def copy_deploy_scripts(stage: Path) -> None:
-    target = stage / "deploy"
-    target.mkdir()
-    source = deploy_dir()
-    for name in DEPLOY_FILES:
-        shutil.copy2(source / name, target / name)
+def copy_deploy_scripts(stage: Path) -> list[str]:
+    """Copy the torch-free package ``compactrs.deploy`` into ``stage/deploy`` (verify, run, bench, build_engine, ...)."""
+    return copy_package(stage / "deploy")
 
 
 def write_manifest(stage: Path, manifest: dict) -> dict:

@@ -4,12 +4,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import numpy as np
-
-from compactrs.bench.runners import OnnxRuntimeRunner
-from compactrs.data import Dataset, load_dataset
+from compactrs.data import Dataset, check_dataset_fits, load_dataset
 from compactrs.errors import ArtifactError, DataError
 from compactrs.exporter.bundle import read_manifest
+from compactrs.runtime import OnnxRuntimeRunner
 from compactrs.training.metrics import classification_metrics
 
 
@@ -31,13 +29,8 @@ def evaluate_bundle(bundle: str | os.PathLike, data: str | Dataset | None = None
     if spec is None:
         raise DataError(f"bundle '{bundle}' does not record its dataset; pass --data SPEC")
     dataset = spec if isinstance(spec, Dataset) else load_dataset(spec, seed)
-    bands, classes = contract["shape"][1], len(contract["class_names"])
-    if dataset.in_bands != bands or dataset.num_classes != classes:
-        raise DataError(f"dataset '{dataset.spec}' has {dataset.in_bands} bands / {dataset.num_classes} classes but bundle "
-                        f"'{bundle}' expects {bands} / {classes}; pass the data it was exported for ({contract.get('dataset')})")
-    if not np.allclose(dataset.preprocess.get("mean"), contract["mean"], rtol=1e-5):
-        raise DataError(f"dataset '{dataset.spec}' is normalised differently from bundle '{bundle}' (band means differ); "
-                        f"pass the same dataset spec and seed it was trained with ({contract.get('dataset')})")
+    check_dataset_fits(dataset, contract["shape"][1], len(contract["class_names"]), f"bundle '{bundle}'", contract.get("dataset"),
+                       mean=contract["mean"], fix=f"pass the data it was exported for ({contract.get('dataset')})")
     with OnnxRuntimeRunner(bundle / model_file, threads) as runner:
         logits = runner.infer_batched(dataset.x_test, batch=64)
     metrics = classification_metrics(dataset.y_test, logits.argmax(axis=1), dataset.num_classes)

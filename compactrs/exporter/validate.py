@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from compactrs.bench.runners import OnnxRuntimeRunner, Runner, TensorRTRunner, TorchRunner
-from compactrs.data import Dataset
-from compactrs.errors import ArtifactError, DataError, ValidationFailed
+from compactrs.data import Dataset, check_dataset_fits
+from compactrs.errors import ArtifactError, ValidationFailed
+from compactrs.runtime import Runner, TorchRunner, runner_for_file
 
 EXTREME_SIGMA = 6.0  # inputs are standardised per band, so ±6 is a six-sigma pixel
 
@@ -158,18 +157,6 @@ def raise_if_failed(report: dict, what: str) -> dict:
     return report
 
 
-def runner_for(artifact: str | os.PathLike, threads: int | None = None) -> Runner:
-    """The runner for an exported file: .onnx → onnxruntime, .plan/.engine → TensorRT."""
-    path = Path(artifact)
-    if not path.is_file():
-        raise ArtifactError(f"no exported model at '{path}'; pass an .onnx or .plan file")
-    if path.suffix == ".onnx":
-        return OnnxRuntimeRunner(path, threads)
-    if path.suffix in (".plan", ".engine"):
-        return TensorRTRunner(path)
-    raise ArtifactError(f"'{path}' is neither .onnx nor .plan; pass a file written by 'compactrs export'")
-
-
 def validate(run: str | os.PathLike, artifact: str | os.PathLike, precision: str = "fp32", data: str | Dataset | None = None,
              n_real: int | None = 64, n_random: int = 8, atol: float = 1e-5, rtol: float = 1e-5, max_oa_drop: float = 0.01,
              min_agreement: float = 0.97, threads: int | None = None, seed: int = 0) -> dict:
@@ -177,7 +164,7 @@ def validate(run: str | os.PathLike, artifact: str | os.PathLike, precision: str
 
     Args:
         run: the run directory (or model.pt) the artifact was exported from.
-        artifact: an .onnx (onnxruntime) or .plan (TensorRT) file.
+        artifact: a model file of a registered runtime (.onnx: onnxruntime, .plan: TensorRT, ...).
         precision: fp32 (elementwise allclose) or int8 / fp16 (top-1 agreement and OA drop on real samples).
         data: dataset spec or Dataset for the real samples (default: the run's own dataset).
         n_real: how many test samples (None = the whole test split).
@@ -194,12 +181,10 @@ def validate(run: str | os.PathLike, artifact: str | os.PathLike, precision: str
     model, payload = load_checkpoint(run)
     spec = payload["input_spec"]
     dataset = data if isinstance(data, Dataset) else load_dataset(data or spec["dataset"], seed)
-    if dataset.in_bands != spec["in_bands"] or dataset.num_classes != spec["num_classes"]:
-        raise DataError(f"dataset '{dataset.spec}' has {dataset.in_bands} bands / {dataset.num_classes} classes but the model "
-                        f"expects {spec['in_bands']} / {spec['num_classes']}; pass the data it was trained on ({spec['dataset']})")
+    check_dataset_fits(dataset, spec["in_bands"], spec["num_classes"], f"the model in '{run}'", spec["dataset"])
     shape = (1, spec["in_bands"], *spec["input_size"])
     inputs = validation_inputs(dataset, shape, n_real, n_random, seed)
     comparators = comparators_for(precision, atol, rtol, max_oa_drop, min_agreement)
-    report = compare_runners(TorchRunner(model, shape, threads), runner_for(artifact, threads), inputs, comparators)
+    report = compare_runners(TorchRunner(model, shape, threads), runner_for_file(artifact, threads), inputs, comparators)
     report["precision"] = precision
     return raise_if_failed(report, f"validating {artifact}")

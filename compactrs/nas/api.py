@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from compactrs.nas.ddp import World, init_world
 from compactrs.nas.derive import Budget, BudgetSpace, choose_search_width, fit_budget
 from compactrs.nas.loop import BiLevelSearch, probabilities_summary
 from compactrs.nas.plots import plot_accuracy_vs_macs, plot_arch_probs, plot_cost
+from compactrs.runtime import measure_latency
 from compactrs.training.loop import TrainConfig, seed_everything
 from compactrs.training.run import RunLog, default_run_dir
 from compactrs.units import human_count, parse_count, parse_ms
@@ -175,25 +175,12 @@ def _retrain(dataset, config, fit, out, overwrite, progress, budgets, outcome, w
                          extra_config={"search": config.to_dict(), "search_init_channels": width}, extra_report=extra_report)
 
 
-def _onnx_latency(model, dataset) -> dict:
-    """onnxruntime CPU latency (1 thread, batch 1) of the retrained network; an error is recorded, not hidden."""
-    from compactrs.bench.onnxruntime_timing import time_onnx
-    from compactrs.exporter.onnx import export_onnx
-
-    h, w = dataset.input_size
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = export_onnx(model, Path(tmp) / "model.onnx", (1, dataset.in_bands, h, w))
-            return time_onnx(path, (1, dataset.in_bands, h, w), threads=1)
-    except Exception as exc:  # an export or runtime failure must not lose the run; it is reported instead
-        return {"runtime": "onnxruntime", "error": f"{type(exc).__name__}: {exc}"}
-
-
 def _finish_run(out: Path, work_dir: Path, report: dict, dataset, config, fit, outcome, space, profile, baselines, width: int) -> None:
     from compactrs.training.checkpoint import load_checkpoint
 
     model, _ = load_checkpoint(out)
-    report["latency_ms"]["measured"]["onnxruntime_cpu_b1"] = _onnx_latency(model, dataset)
+    # onnxruntime, 1 thread, batch 1: the runtime and setting the latency profiles describe
+    report["latency_ms"]["measured"].update(measure_latency(model, (dataset.in_bands, *dataset.input_size), "onnxruntime", (1,), threads=1))
     if profile is not None:
         predicted = space.cost("latency_ms", fit.genotype, fit.init_channels)
         report["latency_ms"]["predicted"] = {"ms": predicted, "profile": config.profile, "runtime": getattr(profile, "runtime", None)}

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,8 +18,8 @@ from torch import nn
 
 from compactrs._progress import Progress
 from compactrs.cost import count_macs, count_params
-from compactrs.data import Dataset, load_dataset
-from compactrs.errors import DataError, ModelError, TargetError
+from compactrs.data import Dataset, check_dataset_fits, load_dataset
+from compactrs.errors import ModelError, TargetError
 from compactrs.models import arch_of, build_model
 from compactrs.nn.surgery import apply_prune_plan
 from compactrs.pruning.config import PruneConfig
@@ -28,6 +27,8 @@ from compactrs.pruning.gates import ChannelGates, fold_gates, magnitude_prior
 from compactrs.pruning.graph import ChannelGraph, trace_channel_groups
 from compactrs.pruning.plan import build_plan, reachable_ratios, search_threshold
 from compactrs.pruning.scores import search_scores
+from compactrs.runtime import measure_latency
+from compactrs.runtime import speedup as latency_speedup
 
 
 @dataclass
@@ -56,9 +57,8 @@ def resolve_source(model: str | os.PathLike, data: str | Dataset | None, seed: i
         if arch.get("prune_plan") is not None:
             raise ModelError(f"'{model}' is already a pruned network; prune the run it came from with the smaller target instead")
         dataset = data if isinstance(data, Dataset) else load_dataset(data or spec["dataset"], seed=seed)
-        if dataset.in_bands != spec["in_bands"] or dataset.num_classes != spec["num_classes"]:
-            raise DataError(f"dataset '{dataset.spec}' has {dataset.in_bands} bands / {dataset.num_classes} classes but the "
-                            f"model in '{model}' expects {spec['in_bands']} / {spec['num_classes']}; pass --data {spec['dataset']}")
+        check_dataset_fits(dataset, spec["in_bands"], spec["num_classes"], f"the model in '{model}'", spec["dataset"],
+                           fix=f"pass --data {spec['dataset']}")
         return Source(network, arch, dataset, {"kind": "run", "path": str(path.resolve())}, trained=True)
     dataset = data if isinstance(data, Dataset) else load_dataset(data or "synthetic", seed=seed)
     arch = arch_of(str(model), dataset.in_bands, dataset.num_classes, **(model_kwargs or {}))
@@ -84,21 +84,6 @@ def _fixed_share(graph: ChannelGraph) -> str:
     reasons = [g.fixed_reason for g in graph.groups.values() if g.fixed_reason and g.producers]
     common = max(set(reasons), key=reasons.count) if reasons else "unsupported operations"
     return f" ({fixed / graph.total_macs:.0%} of the MACs are in layers whose channels must stay, e.g. because {common})"
-
-
-def onnx_latency(network: nn.Module, in_bands: int, input_size, threads: int | None, batches=(1, 32)) -> dict:
-    """Median / p90 onnxruntime latency of ``network`` at each batch size (exported to a temporary .onnx)."""
-    from compactrs.bench.onnxruntime_timing import time_onnx
-    from compactrs.exporter.onnx import export_onnx
-
-    network = copy.deepcopy(network).eval().to(memory_format=torch.contiguous_format)
-    out = {}
-    with tempfile.TemporaryDirectory(prefix="compactrs-prune-") as tmp:
-        path = export_onnx(network, Path(tmp) / "model.onnx", (1, in_bands, *input_size))
-        for batch in batches:
-            out[f"onnxruntime_cpu_b{batch}"] = time_onnx(path, (batch, in_bands, *input_size), threads,
-                                                         warmup=3 if batch > 1 else 10, min_runs=10 if batch > 1 else 30)
-    return out
 
 
 def _scores(metrics: dict) -> dict:
@@ -156,7 +141,7 @@ def prune(model: str | os.PathLike, data: str | Dataset | None = None, config: P
     before = {**_scores(evaluate(network, dataset.x_test, dataset.y_test, dataset.num_classes)),
               "macs": base_macs, "params": count_params(network)}
     if config.latency:
-        before["latency_ms"] = onnx_latency(network, dataset.in_bands, dataset.input_size, config.threads)
+        before["latency_ms"] = measure_latency(network, (dataset.in_bands, *dataset.input_size), "onnxruntime", (1, 32), config.threads)
 
     gates = ChannelGates(graph, magnitude_prior(network, graph))
     history = search_scores(network, gates, dataset.x_train, dataset.y_train, ratio, config, progress)
@@ -177,7 +162,7 @@ def prune(model: str | os.PathLike, data: str | Dataset | None = None, config: P
     after_surgery = _scores(evaluate(pruned, dataset.x_test, dataset.y_test, dataset.num_classes))
     after = {"macs": macs, "params": count_params(pruned)}
     if config.latency:
-        after["latency_ms"] = onnx_latency(pruned, dataset.in_bands, dataset.input_size, config.threads)
+        after["latency_ms"] = measure_latency(pruned, (dataset.in_bands, *dataset.input_size), "onnxruntime", (1, 32), config.threads)
 
     summary = _summary(source, config, ratio, before, after, after_surgery, selection.threshold, graph, plan, history, pretrain_history)
     arch = {**source.arch, "prune_plan": plan}
@@ -187,6 +172,20 @@ def prune(model: str | os.PathLike, data: str | Dataset | None = None, config: P
     return train_network(pruned, arch, dataset, finetune, out, "prune", f"{name} pruned to {macs / base_macs:.2f} MACs",
                          progress, overwrite, target=plan["target"], extra_config={"prune": config.to_dict(), "source": source.origin},
                          extra_report={"prune": summary, "latency_ms": latency}, extra_files={"prune_plan.json": plan})
+
+
+def speedup_summary(before: dict, after: dict, mac_reduction: float) -> dict:
+    """Latency speed-ups per measurement key, what share of the MAC reduction they realise, and whether to trust them.
+
+    A speed-up is None where either latency holds an error; ``latency_contended`` names the keys whose
+    before or after timing ran while other processes competed for the CPUs (the ratio may then be off).
+    """
+    speedup = {key: latency_speedup(before[key], after[key]) for key in after if key in before}
+    contended = sorted(key for key in speedup if any(e.get("conditions", {}).get("contended") for e in (before[key], after[key])))
+    return {"latency_speedup": speedup,
+            # How much of the MAC reduction turns into real speed (1.0 = all of it; Torch-Pruning's ResNet-50 example: 0.57).
+            "speedup_per_mac_reduction": {key: None if value is None else value / mac_reduction for key, value in speedup.items()},
+            "latency_contended": contended}
 
 
 def _summary(source, config, ratio, before, after, after_surgery, threshold, graph, plan, history, pretrain_history) -> dict:
@@ -209,8 +208,5 @@ def _summary(source, config, ratio, before, after, after_surgery, threshold, gra
         "pretrain_final_train_acc": pretrain_history[-1]["train_acc"] if pretrain_history else None,
     }
     if "latency_ms" in before and "latency_ms" in after:
-        speedup = {key: before["latency_ms"][key]["median_ms"] / after["latency_ms"][key]["median_ms"] for key in after["latency_ms"]}
-        summary["latency_speedup"] = speedup
-        # How much of the MAC reduction turns into real speed (1.0 = all of it; Torch-Pruning's ResNet-50 example: 0.57).
-        summary["speedup_per_mac_reduction"] = {key: value / summary["mac_reduction"] for key, value in speedup.items()}
+        summary.update(speedup_summary(before["latency_ms"], after["latency_ms"], summary["mac_reduction"]))
     return summary

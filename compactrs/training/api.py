@@ -8,8 +8,8 @@ from pathlib import Path
 
 from compactrs._io import staging_dir, write_json
 from compactrs._progress import Progress
-from compactrs.data import Dataset, load_dataset
-from compactrs.errors import ArtifactError, ConfigError, DataError
+from compactrs.data import Dataset, check_dataset_fits, load_dataset
+from compactrs.errors import ArtifactError, ConfigError
 from compactrs.models import arch_of, build_model
 from compactrs.training.checkpoint import load_checkpoint
 from compactrs.training.loop import TrainConfig, evaluate, fit, seed_everything, to_device_layout
@@ -90,11 +90,8 @@ def evaluate_run(run: str | os.PathLike, data: str | Dataset | None = None) -> d
     spec = payload["input_spec"]
     seed = int(payload.get("config", {}).get("train", {}).get("seed", 0))
     dataset = _resolve_dataset(data if data is not None else spec["dataset"], seed)
-    if dataset.in_bands != spec["in_bands"] or dataset.num_classes != spec["num_classes"]:
-        raise DataError(
-            f"dataset '{dataset.spec}' has {dataset.in_bands} bands / {dataset.num_classes} classes but the model in '{run}' "
-            f"expects {spec['in_bands']} / {spec['num_classes']}; pass the --data it was trained on ({spec['dataset']})"
-        )
+    check_dataset_fits(dataset, spec["in_bands"], spec["num_classes"], f"the model in '{run}'", spec["dataset"],
+                       fix=f"pass the --data it was trained on ({spec['dataset']})")
     batch = int(payload.get("config", {}).get("train", {}).get("eval_batch_size", 256))
     channels_last = bool(payload.get("config", {}).get("train", {}).get("channels_last", True))
     model = to_device_layout(model, channels_last)

@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
-import torch
 from torch import nn
 
-from compactrs._env import machine, versions
-from compactrs._io import write_json, write_text
-from compactrs._timing import time_callable
+from compactrs._env import versions
+from compactrs._io import write_json
 from compactrs.cost import model_cost
 from compactrs.data import Dataset
+from compactrs.deploy.machine import describe_machine
+from compactrs.runtime import measure_latency
 from compactrs.training.checkpoint import save_checkpoint
 from compactrs.training.plots import plot_confusion, plot_curves
 
@@ -29,15 +27,6 @@ REPORT_FORMAT = "compactrs.report/1"
 def default_run_dir(kind: str, name: str, root: str | os.PathLike = "runs") -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     return Path(root) / f"{kind}-{name}-{stamp}"
-
-
-def measure_torch_latency(model: nn.Module, in_bands: int, input_size, batch: int = 1) -> dict:
-    """Median / p90 latency of PyTorch eager inference on this CPU (threads as currently set)."""
-    model = model.eval()
-    x = torch.randn(batch, in_bands, *input_size)
-    with torch.no_grad():
-        timing = time_callable(lambda: model(x), warmup=3, min_runs=10, min_seconds=0.3)
-    return {"runtime": "torch", "device": "cpu", "batch": batch, "threads": torch.get_num_threads(), **timing}
 
 
 class RunLog:
@@ -67,7 +56,9 @@ class RunLog:
 def build_report(task: str, network: nn.Module, dataset: Dataset, metrics: dict, seed: int, target: dict | None = None, **extra) -> dict:
     """report.json contents: accuracy, cost (MACs are multiply-accumulates), latency, target, provenance."""
     cost = model_cost(network, dataset.in_bands, dataset.input_size)
-    latency = measure_torch_latency(network, dataset.in_bands, dataset.input_size)
+    # PyTorch eager with the threads as currently set (the run's --threads); onnxruntime latencies are added by the
+    # stages that report them (search, prune) through the same helper.
+    latency = measure_latency(network, (dataset.in_bands, *dataset.input_size), "torch", threads=None)
     report = {
         "format": REPORT_FORMAT,
         "task": task,
@@ -87,11 +78,11 @@ def build_report(task: str, network: nn.Module, dataset: Dataset, metrics: dict,
         "macs": cost["macs"],
         "params": cost["params"],
         "flops_convention": "MACs (multiply-accumulates) of conv/linear layers; BN folded, element-wise ops not counted",
-        "latency_ms": {"measured": {"torch_cpu_b1": latency}, "predicted": None},
+        "latency_ms": {"measured": latency, "predicted": None},
         "target": target or {},
         "seed": seed,
         "versions": versions(),
-        "machine": machine(),
+        "machine": describe_machine(),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     report.update(extra)

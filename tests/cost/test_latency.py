@@ -52,7 +52,7 @@ def emitted(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def tiny_profile(emitted) -> Path:
     """The emitted folder measured by deploy/profile_runner.py with torch and compactrs unimportable."""
-    result = subprocess.run([sys.executable, "-c", _NO_TORCH, str(REPO / "deploy" / "profile_runner.py"), str(emitted),
+    result = subprocess.run([sys.executable, "-c", _NO_TORCH, str(REPO / "compactrs" / "deploy" / "profile_runner.py"), str(emitted),
                              "--min-seconds", "0.01", "--quiet"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
     out = emitted.parent / "tiny.json"

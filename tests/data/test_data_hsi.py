@@ -158,9 +158,12 @@ def test_spatial_split_reports_a_class_it_cannot_place(tmp_path, make_scene):
     gt[gt == 7] = 0
     gt[20, 20] = 9  # a class with a single pixel cannot be in both splits
     savemat(tmp_path / "scene.mat", {"cube": cube, "gt": gt})
-    with pytest.raises(DataError, match="class 9 has no .* pixels") as info:
-        load_dataset(f"hsi:{tmp_path / 'scene.mat'},patch=3")
-    assert "smaller block=" in str(info.value)
+    data = load_dataset(f"hsi:{tmp_path / 'scene.mat'},patch=3")
+    assert data.split["classes_without_test"] == [9] and data.split["classes_without_training"] == []
+    assert "class(es) 9 (1 labelled) have no test pixels" in data.split["warning"]
+    assert "smaller block=" in data.split["warning"] and "scene.mat" in data.split["warning"]
+    assert data.class_counts("test")[data.original_labels.index(9)] == 0
+    assert data.class_counts("train")[data.original_labels.index(9)] == 1
 
 
 @pytest.mark.parametrize(
@@ -191,7 +194,7 @@ def test_bad_scenes_name_the_file_and_problem(tmp_path, make_scene, arrays, spec
 
 def test_directory_without_mat_files_and_unreadable_file(tmp_path):
     (tmp_path / "notes.txt").write_text("x")
-    with pytest.raises(DataError, match="no .mat files in directory"):
+    with pytest.raises(DataError, match="no .mat or .npy files in directory"):
         load_dataset(f"hsi:{tmp_path}")
     (tmp_path / "broken.mat").write_bytes(b"definitely not a mat file" * 10)
     with pytest.raises(DataError, match="cannot read MAT file .*broken.mat"):

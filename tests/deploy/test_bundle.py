@@ -12,7 +12,8 @@ from compactrs.exporter.bundle import sha256_file
 def test_bundle_contents_and_manifest(ip_bundle):
     bundle, manifest = ip_bundle
     for name in ("model.onnx", "model.int8.onnx", "manifest.json", "golden.npz", "calibration.npy", "deploy/verify.py",
-                 "deploy/run.py", "deploy/bench.py", "deploy/build_engine.py", "deploy/_common.py", "deploy/_trt.py"):
+                 "deploy/run.py", "deploy/bench.py", "deploy/build_engine.py", "deploy/profile_runner.py", "deploy/__init__.py",
+                 "deploy/bundle.py", "deploy/runners.py", "deploy/timing.py", "deploy/machine.py", "deploy/tensorrt_engine.py"):
         assert (bundle / name).is_file(), name
     on_disk = json.loads((bundle / "manifest.json").read_text())
     assert on_disk["files"]["model.onnx"] == sha256_file(bundle / "model.onnx")
@@ -68,7 +69,7 @@ def test_device_really_cannot_import_torch(device_python, tmp_path):
     assert result.returncode != 0 and "not available on the device" in result.stderr
 
 
-@pytest.mark.parametrize("victim", ["model.onnx", "golden.npz", "deploy/_common.py"])
+@pytest.mark.parametrize("victim", ["model.onnx", "golden.npz", "deploy/bundle.py"])
 def test_verify_catches_a_modified_file(ip_bundle, device_python, tmp_path, victim):
     copy = tmp_path / "bundle"
     shutil.copytree(ip_bundle[0], copy)

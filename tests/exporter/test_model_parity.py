@@ -4,8 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from compactrs.bench.runners import OnnxRuntimeRunner, TorchRunner
-from compactrs.exporter.onnx import check_onnx, export_onnx
+from compactrs.runtime import OnnxRuntimeRunner, TorchRunner, check_onnx, export_onnx
 from compactrs.exporter.trt_check import check_tensorrt_compat
 from compactrs.exporter.validate import comparators_for, compare_runners, raise_if_failed, validation_inputs
 from compactrs.models import create_model, list_models

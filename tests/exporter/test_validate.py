@@ -10,7 +10,7 @@ from onnx import numpy_helper
 from compactrs.cli import main
 from compactrs.errors import ValidationFailed
 from compactrs.exporter import ExportConfig, allclose, export, oa_drop, top1_agreement, validate
-from compactrs.exporter.onnx import export_onnx
+from compactrs.runtime import export_onnx
 from compactrs.exporter.validate import ValidationInputs
 from compactrs.training import TrainConfig, train
 

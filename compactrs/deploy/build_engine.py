@@ -1,6 +1,7 @@
 """Build the TensorRT engine (model.plan) ON the device from the bundle's ONNX, then validate it against golden.npz.
 
-    python deploy/build_engine.py [BUNDLE] [--precision fp32|fp16|int8] [--max-batch 64] [--opt-batch 8]
+    python BUNDLE/deploy/build_engine.py [--precision fp32|fp16|int8] [--max-batch 64] [--opt-batch 8]
+    python -m compactrs.deploy.build_engine BUNDLE ...
 
 Engines are specific to a GPU and TensorRT version, which is why they are built here and not on the
 host. INT8 calibrates with IInt8EntropyCalibrator2 on calibration.npy (real training samples written by
@@ -10,23 +11,18 @@ On success the manifest gains the plan's sha256 and its parity result.
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import GOLDEN, MANIFEST, BundleError, bundle_root, check_hashes, compare_outputs, fail, infer_batched, load_manifest, sha256_file  # noqa: E402
+if __package__ in (None, ""):  # run as a file (python BUNDLE/deploy/build_engine.py): load this folder as package compactrs_deploy
+    import importlib.util, os
+    _spec = importlib.util.spec_from_file_location("compactrs_deploy", os.path.join(os.path.dirname(os.path.abspath(__file__)), "__init__.py"))
+    _spec.loader.exec_module(sys.modules.setdefault("compactrs_deploy", importlib.util.module_from_spec(_spec)))
+    __package__ = "compactrs_deploy"
 
-
-def _write_manifest(bundle: Path, manifest: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".manifest.", dir=bundle)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(manifest, handle, indent=2)
-    os.replace(tmp, bundle / MANIFEST)
+from .bundle import GOLDEN, MANIFEST, BundleError, bundle_root, check_hashes, fail, golden_parity, load_manifest, sha256_file, write_json_atomically  # noqa: E402
 
 
 def build_and_validate(bundle: Path, precision: str, max_batch: int, opt_batch: int, workspace_mb: int) -> dict:
@@ -34,7 +30,7 @@ def build_and_validate(bundle: Path, precision: str, max_batch: int, opt_batch: 
     problems = check_hashes(bundle, manifest)
     if problems:
         raise BundleError(f"bundle files do not match the manifest ({'; '.join(problems)}); re-copy the bundle")
-    import _trt  # imports tensorrt
+    from . import tensorrt_engine
 
     calib = None
     if precision == "int8":
@@ -43,14 +39,12 @@ def build_and_validate(bundle: Path, precision: str, max_batch: int, opt_batch: 
             raise BundleError("INT8 needs calibration.npy in the bundle; re-export with 'compactrs export RUN --trt --int8'")
         calib = np.load(path, allow_pickle=False)
     plan = bundle / "model.plan"
-    info = _trt.build_engine(bundle / "model.onnx", plan, precision, manifest["input_spec"]["shape"], max_batch, opt_batch, calib, workspace_mb)
+    info = tensorrt_engine.build_engine(bundle / "model.onnx", plan, precision, manifest["input_spec"]["shape"], max_batch, opt_batch, calib, workspace_mb)
     golden = np.load(bundle / GOLDEN, allow_pickle=False)
-    with _trt.TrtRunner(plan) as runner:
-        outputs = infer_batched(runner, golden["inputs"], min(max_batch, 32))
+    with tensorrt_engine.TensorRTRunner(plan) as runner:
+        outputs = runner.infer_batched(golden["inputs"], min(max_batch, 32))
     tolerance = manifest["golden"]["tolerance"][precision]
-    result = compare_outputs(golden["outputs"], outputs, tolerance.get("atol", np.inf), tolerance.get("rtol", 0.0))
-    if "min_top1_agreement" in tolerance:
-        result["passed"] = bool(np.isfinite(outputs).all() and result["top1_agreement"] >= tolerance["min_top1_agreement"])
+    result = golden_parity(golden["outputs"], outputs, tolerance)
     result.update(info, tolerance=tolerance)
     if not result["passed"]:
         plan.unlink()
@@ -63,7 +57,7 @@ def build_and_validate(bundle: Path, precision: str, max_batch: int, opt_batch: 
     manifest["models"] = [m for m in manifest["models"] if m["file"] != "model.plan"]
     manifest["models"].append({"file": "model.plan", "runtime": "tensorrt", "precision": precision, "golden_tolerance": tolerance})
     manifest.setdefault("parity", {})["tensorrt"] = result
-    _write_manifest(bundle, manifest)
+    write_json_atomically(bundle / MANIFEST, manifest)
     return result
 
 

@@ -1,6 +1,7 @@
 """Classify raw patches with a compactrs bundle (no torch): .npy or GeoTIFF files, or directories of them.
 
-    python deploy/run.py PATCH_OR_DIR... [--bundle B] [--runtime onnxruntime|tensorrt] [--model FILE] [--json]
+    python BUNDLE/deploy/run.py PATCH_OR_DIR... [--runtime onnxruntime|tensorrt] [--model FILE] [--json]
+    python -m compactrs.deploy.run PATCH_OR_DIR... --bundle BUNDLE ...
 
 Raw patches are (H, W, bands) in the source's band order; the manifest's preprocessing (band selection,
 PCA, mean/std) is applied here, exactly as in training. Pass --normalised for arrays that are already
@@ -15,8 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import BundleError, bundle_root, fail, infer_batched, load_manifest, make_runner, preprocess, read_patch  # noqa: E402
+if __package__ in (None, ""):  # run as a file (python BUNDLE/deploy/run.py): load this folder as package compactrs_deploy
+    import importlib.util, os
+    _spec = importlib.util.spec_from_file_location("compactrs_deploy", os.path.join(os.path.dirname(os.path.abspath(__file__)), "__init__.py"))
+    _spec.loader.exec_module(sys.modules.setdefault("compactrs_deploy", importlib.util.module_from_spec(_spec)))
+    __package__ = "compactrs_deploy"
+
+from .bundle import BundleError, bundle_root, fail, load_manifest  # noqa: E402
+from .patches import preprocess, read_patch  # noqa: E402
+from .runners import RUNTIMES, bundle_runner  # noqa: E402
 
 SUFFIXES = (".npy", ".tif", ".tiff")
 
@@ -53,8 +61,8 @@ def classify(bundle: Path, paths, runtime: str = "onnxruntime", model: str | Non
     spec = manifest["input_spec"]
     files = collect(paths)
     x, sources = load_inputs(files, spec, normalised)
-    with make_runner(bundle, manifest, runtime, model) as runner:
-        logits = infer_batched(runner, x, batch)
+    with bundle_runner(bundle, runtime, model) as runner:
+        logits = runner.infer_batched(x, batch)
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     probs = shifted / shifted.sum(axis=1, keepdims=True)
     names = spec["class_names"]
@@ -65,8 +73,8 @@ def classify(bundle: Path, paths, runtime: str = "onnxruntime", model: str | Non
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("paths", nargs="+", help=".npy / .tif patches or directories")
-    parser.add_argument("--bundle", help="bundle directory (default: the one this script is in)")
-    parser.add_argument("--runtime", choices=["onnxruntime", "tensorrt"], default="onnxruntime")
+    parser.add_argument("--bundle", help="bundle directory (default: the bundle this deploy/ folder is in)")
+    parser.add_argument("--runtime", choices=list(RUNTIMES), default="onnxruntime")
     parser.add_argument("--model", help="model file inside the bundle (default: model.onnx / model.plan)")
     parser.add_argument("--normalised", action="store_true", help="inputs are already normalised (C, H, W) model inputs")
     parser.add_argument("--batch", type=int, default=32)
@@ -74,6 +82,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         rows = classify(bundle_root(args.bundle), args.paths, args.runtime, args.model, args.normalised, args.batch)
+    except ImportError as exc:
+        fail(f"runtime {args.runtime} is not importable here ({exc}); {RUNTIMES[args.runtime].install_hint}")
     except BundleError as exc:
         fail(str(exc))
     if args.json:

@@ -1,8 +1,8 @@
-"""TensorRT 10 engine building and inference, shared by deploy/build_engine.py and compactrs' TensorRT runner.
+"""TensorRT 10 engine building and inference: build_engine.py, profile_runner.py and the host's runner share it.
 
-Imports ``tensorrt`` at module import: only import this module where TensorRT is installed (the device).
-Device memory is managed through the CUDA runtime library via ctypes, so no pycuda / cuda-python / torch is
-needed on the device.
+``tensorrt`` is imported when an engine is built or run (``ImportError`` where it is missing), so this
+module imports anywhere. Device memory goes through the CUDA runtime library via ctypes — the one CUDA
+binding of compactrs — so no pycuda / cuda-python / torch is needed on the device.
 """
 from __future__ import annotations
 
@@ -11,9 +11,22 @@ import ctypes.util
 from pathlib import Path
 
 import numpy as np
-import tensorrt as trt
 
-from _common import BundleError, calibration_batches
+from .bundle import BundleError
+from .runners import Runner
+
+
+def _tensorrt():
+    import tensorrt  # the device's TensorRT; ImportError elsewhere, which callers turn into an install hint
+
+    return tensorrt
+
+
+def calibration_batches(samples: np.ndarray, batch: int):
+    """Fixed-size float32 batches for a TensorRT INT8 calibrator (the last, short batch is dropped)."""
+    samples = np.ascontiguousarray(samples, dtype=np.float32)
+    for start in range(0, len(samples) - batch + 1, batch):
+        yield samples[start : start + batch]
 
 _H2D, _D2H = 1, 2  # cudaMemcpyKind
 
@@ -64,32 +77,36 @@ class Cuda:
         self._check(self.lib.cudaStreamSynchronize(ctypes.c_void_p(stream)), "cudaStreamSynchronize")
 
 
-class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
-    """INT8 calibrator fed fixed-size batches of real (normalised) training samples; caches its scales."""
+def entropy_calibrator(samples: np.ndarray, batch: int, cache_path: Path):
+    """An INT8 calibrator fed fixed-size batches of real (normalised) training samples; it caches its scales."""
+    trt = _tensorrt()
 
-    def __init__(self, samples: np.ndarray, batch: int, cache_path: Path):
-        trt.IInt8EntropyCalibrator2.__init__(self)
-        self.cuda = Cuda()
-        self.batch = int(min(batch, len(samples)))
-        self.batches = calibration_batches(samples, self.batch)
-        self.cache_path = Path(cache_path)
-        self.device = self.cuda.malloc(self.batch * int(np.prod(samples.shape[1:])) * 4)
+    class EntropyCalibrator(trt.IInt8EntropyCalibrator2):
+        def __init__(self):
+            trt.IInt8EntropyCalibrator2.__init__(self)
+            self.cuda = Cuda()
+            self.batch = int(min(batch, len(samples)))
+            self.batches = calibration_batches(samples, self.batch)
+            self.cache_path = Path(cache_path)
+            self.device = self.cuda.malloc(self.batch * int(np.prod(samples.shape[1:])) * 4)
 
-    def get_batch_size(self) -> int:
-        return self.batch
+        def get_batch_size(self) -> int:
+            return self.batch
 
-    def get_batch(self, names):
-        batch = next(self.batches, None)
-        if batch is None:
-            return None
-        self.cuda.to_device(self.device, batch)
-        return [self.device]
+        def get_batch(self, names):
+            chunk = next(self.batches, None)
+            if chunk is None:
+                return None
+            self.cuda.to_device(self.device, chunk)
+            return [self.device]
 
-    def read_calibration_cache(self):
-        return self.cache_path.read_bytes() if self.cache_path.is_file() else None
+        def read_calibration_cache(self):
+            return self.cache_path.read_bytes() if self.cache_path.is_file() else None
 
-    def write_calibration_cache(self, cache) -> None:
-        self.cache_path.write_bytes(bytes(cache))
+        def write_calibration_cache(self, cache) -> None:
+            self.cache_path.write_bytes(bytes(cache))
+
+    return EntropyCalibrator()
 
 
 def build_engine(onnx_path: Path, plan_path: Path, precision: str, input_shape, max_batch: int = 64, opt_batch: int = 8,
@@ -97,8 +114,9 @@ def build_engine(onnx_path: Path, plan_path: Path, precision: str, input_shape, 
     """Parse the ONNX file, build a serialized engine for ``precision`` (fp32 | fp16 | int8), write ``plan_path``.
 
     The optimisation profile lets only the batch axis vary (1..max_batch); FP32 builds clear TF32 so FP32
-    means FP32. INT8 uses ``EntropyCalibrator`` over ``calib_samples`` (real training samples).
+    means FP32. INT8 uses ``entropy_calibrator`` over ``calib_samples`` (real training samples).
     """
+    trt = _tensorrt()
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     network = builder.create_network(0)  # TensorRT 10: networks are always explicit-batch
@@ -129,7 +147,7 @@ def build_engine(onnx_path: Path, plan_path: Path, precision: str, input_shape, 
         batch = min(32, len(calib_samples))
         calib_profile.set_shape(name, (batch, *sample), (batch, *sample), (batch, *sample))
         config.set_calibration_profile(calib_profile)
-        config.int8_calibrator = EntropyCalibrator(calib_samples, batch, Path(plan_path).with_suffix(".calibration.cache"))
+        config.int8_calibrator = entropy_calibrator(calib_samples, batch, Path(plan_path).with_suffix(".calibration.cache"))
     serialized = builder.build_serialized_network(network, config)
     if serialized is None:
         raise BundleError(f"TensorRT could not build a {precision} engine from {onnx_path} (see the TensorRT log above)")
@@ -137,16 +155,18 @@ def build_engine(onnx_path: Path, plan_path: Path, precision: str, input_shape, 
     return {"precision": precision, "max_batch": max_batch, "opt_batch": opt_batch, "tensorrt": trt.__version__}
 
 
-class TrtRunner:
-    """Inference of a serialized engine (.plan) with the runner interface of deploy/_common.py."""
+class TensorRTRunner(Runner):
+    """Inference of a serialized engine (.plan) with the runner interface of ``runners.py``."""
 
     name = "tensorrt"
+    cpu_bound = False
 
-    def __init__(self, plan_path: Path):
-        self.plan_path = Path(plan_path)
+    def __init__(self, plan_path: str | Path, threads: int | None = None):
+        self.plan_path = Path(plan_path)  # threads: accepted for the common signature; TensorRT runs on the GPU
         self.engine = None
 
-    def activate(self) -> "TrtRunner":
+    def activate(self) -> "TensorRTRunner":
+        trt = self.trt = _tensorrt()
         if not self.plan_path.is_file():
             raise BundleError(f"no engine at {self.plan_path}; build it on this device with deploy/build_engine.py")
         self.cuda = Cuda()
@@ -163,6 +183,7 @@ class TrtRunner:
         return self
 
     def input_metadata(self) -> dict:
+        trt = self.trt
         return {self.input_name: {"dtype": str(trt.nptype(self.engine.get_tensor_dtype(self.input_name))),
                                   "shape": list(self.engine.get_tensor_shape(self.input_name))}}
 
@@ -175,7 +196,9 @@ class TrtRunner:
             self.buffers[name] = (ptr, size)
         return ptr
 
-    def infer(self, x: np.ndarray) -> np.ndarray:
+    def _bind(self, x: np.ndarray) -> tuple[np.ndarray, int]:
+        """Copy ``x`` to the GPU and point the engine at it; returns an empty host output array and its GPU pointer."""
+        trt = self.trt
         x = np.ascontiguousarray(x, dtype=trt.nptype(self.engine.get_tensor_dtype(self.input_name)))
         self.context.set_input_shape(self.input_name, x.shape)
         out_shape = tuple(self.context.get_tensor_shape(self.output_name))
@@ -184,19 +207,25 @@ class TrtRunner:
         self.cuda.to_device(x_ptr, x)
         self.context.set_tensor_address(self.input_name, x_ptr)
         self.context.set_tensor_address(self.output_name, out_ptr)
+        return out, out_ptr
+
+    def _execute(self) -> None:
         if not self.context.execute_async_v3(self.stream):
             raise BundleError("TensorRT execute_async_v3 failed")
         self.cuda.synchronize(self.stream)
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        out, out_ptr = self._bind(x)
+        self._execute()
         self.cuda.to_host(out, out_ptr)
         return out.astype(np.float32)
+
+    def prepared_call(self, x: np.ndarray):
+        """A zero-argument callable executing the engine on ``x``, copied to the GPU once (what the profiler times)."""
+        self._bind(x)
+        return self._execute
 
     def deactivate(self) -> None:
         for ptr, _ in getattr(self, "buffers", {}).values():
             self.cuda.free(ptr)
         self.buffers, self.context, self.engine = {}, None, None
-
-    def __enter__(self):
-        return self.activate()
-
-    def __exit__(self, *exc):
-        self.deactivate()

@@ -1,6 +1,7 @@
 """Verify a compactrs bundle on the device: file hashes, then golden parity of every model it holds.
 
-    python deploy/verify.py [BUNDLE] [--runtime onnxruntime|tensorrt|all] [--json]
+    python BUNDLE/deploy/verify.py [--runtime onnxruntime|tensorrt|all] [--json]
+    python -m compactrs.deploy.verify BUNDLE ...
 
 Exit 0 only if every file matches manifest.json and every model reproduces golden.npz within the
 manifest's tolerance; 1 on any mismatch; 2 on a usage error. Needs numpy + onnxruntime (or tensorrt); no torch.
@@ -14,22 +15,27 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import GOLDEN, BundleError, bundle_root, check_hashes, compare_outputs, fail, infer_batched, load_manifest, make_runner  # noqa: E402
+if __package__ in (None, ""):  # run as a file (python BUNDLE/deploy/verify.py): load this folder as package compactrs_deploy
+    import importlib.util, os
+    _spec = importlib.util.spec_from_file_location("compactrs_deploy", os.path.join(os.path.dirname(os.path.abspath(__file__)), "__init__.py"))
+    _spec.loader.exec_module(sys.modules.setdefault("compactrs_deploy", importlib.util.module_from_spec(_spec)))
+    __package__ = "compactrs_deploy"
+
+from .bundle import GOLDEN, BundleError, bundle_root, check_hashes, fail, golden_parity, load_manifest  # noqa: E402
+from .runners import RUNTIMES, bundle_runner  # noqa: E402
 
 
 def check_model(bundle: Path, manifest: dict, entry: dict, golden) -> dict:
-    runner = make_runner(bundle, manifest, entry["runtime"], entry["file"])
-    with runner:
-        outputs = infer_batched(runner, golden["inputs"])
+    """Run one model of the bundle on golden.npz's inputs and judge it by the manifest's tolerance for it."""
+    with bundle_runner(bundle, entry["runtime"], entry["file"]) as runner:
+        outputs = runner.infer_batched(golden["inputs"])
     tolerance = entry["golden_tolerance"]
-    result = compare_outputs(golden["outputs"], outputs, tolerance.get("atol", np.inf), tolerance.get("rtol", 0.0))
-    if "min_top1_agreement" in tolerance:  # reduced precision: metric-based, not elementwise
-        result["passed"] = bool(np.isfinite(outputs).all() and result["top1_agreement"] >= tolerance["min_top1_agreement"])
+    result = golden_parity(golden["outputs"], outputs, tolerance)
     return {"file": entry["file"], "runtime": entry["runtime"], "precision": entry["precision"], "tolerance": tolerance, **result}
 
 
 def verify(bundle: Path, runtime: str = "all") -> dict:
+    """Hashes of every file, then golden parity of every model of ``runtime`` (or all) that runs here."""
     manifest = load_manifest(bundle)
     problems = check_hashes(bundle, manifest)
     report = {"bundle": str(bundle), "hash_problems": problems, "models": [], "skipped": []}
@@ -51,8 +57,8 @@ def verify(bundle: Path, runtime: str = "all") -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("bundle", nargs="?", help="bundle directory (default: the one this script is in)")
-    parser.add_argument("--runtime", choices=["all", "onnxruntime", "tensorrt"], default="all")
+    parser.add_argument("bundle", nargs="?", help="bundle directory (default: the bundle this deploy/ folder is in)")
+    parser.add_argument("--runtime", choices=["all", *RUNTIMES], default="all")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     args = parser.parse_args(argv)
     try:

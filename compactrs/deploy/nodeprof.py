@@ -1,5 +1,7 @@
 """Per-node timings of an ONNX graph as onnxruntime runs it (numpy + onnxruntime only: no torch, no onnx).
 
+Used on the host (``compactrs.cost.kernels``) and on a device (``profile_runner`` of a kernel-level profile).
+
 onnxruntime optimises a graph before running it (ORT_ENABLE_ALL: Conv+BN(+activation/Add) fusion, identity
 elimination and, on AVX2/AVX-512 CPUs, the NCHWc layout with ReorderInput/ReorderOutput nodes). The nodes of
 that *optimised* graph are the kernels that actually run. ``profile_nodes`` saves the optimised graph
@@ -31,24 +33,6 @@ def trimmed_mean(values, trim: float = TRIM) -> float:
     return float(data[cut:len(data) - cut].mean())
 
 
-def ort_options(threads: int | None, optimized_path: str | os.PathLike | None = None, profile_prefix: str | None = None):
-    """Session options of every compactrs latency measurement: ORT_ENABLE_ALL, ``threads`` intra-op threads."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    if threads is not None:
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.log_severity_level = 3
-    if optimized_path is not None:
-        options.optimized_model_filepath = str(optimized_path)
-    if profile_prefix is not None:
-        options.enable_profiling = True
-        options.profile_file_prefix = profile_prefix
-    return options
-
-
 def profile_nodes(path: str | os.PathLike, x: np.ndarray, threads: int | None = 1, warmup: int = 5, runs: int = 20,
                   optimized_path: str | os.PathLike | None = None) -> dict:
     """Run graph ``path`` on ``x`` with per-node profiling; per node of the optimised graph, its timings.
@@ -65,11 +49,11 @@ def profile_nodes(path: str | os.PathLike, x: np.ndarray, threads: int | None = 
         ``{"nodes": {name: {"op", "inputs", "outputs", "us", "n"}}, "order": [names in execution order],
         "runs": runs}``; ``us`` is the trimmed mean duration in microseconds, shapes are lists of int lists.
     """
-    import onnxruntime as ort
+    from .runners import onnxruntime_session
 
     with tempfile.TemporaryDirectory(prefix="compactrs-nodeprof-") as tmp:
-        options = ort_options(threads, optimized_path, str(Path(tmp) / "profile"))
-        session = ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+        session = onnxruntime_session(path, threads, ["CPUExecutionProvider"], optimized_path, enable_profiling=True,
+                                      profile_prefix=str(Path(tmp) / "profile"))
         feed = {session.get_inputs()[0].name: x}
         for _ in range(warmup + runs):
             session.run(None, feed)

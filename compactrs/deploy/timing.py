@@ -1,0 +1,158 @@
+"""The one timing loop of compactrs and its statistics (host and device alike; standard library + numpy).
+
+Every latency compactrs records goes through here: ``compactrs bench``, report latencies, prune speed-ups,
+export INT8/FP16 speed checks, the latency profiler (``cost/_measure.py``) and ``profile_runner``.
+
+The method: untimed warm-up calls, then timed calls until at least ``min_runs`` calls *and* ``min_seconds``
+have passed; the robust statistic reported is the **median** (``median_ms``), with p90 / p99 / min / mean
+beside it. Many items are timed in interleaved rounds so a slow drift of the machine reaches every item
+alike, and items whose p90 exceeds their median by more than ``NOISY_SPREAD`` are re-measured. Every timing
+carries ``conditions`` (see ``machine.watch_machine``): whether other processes competed for the CPUs.
+
+Public functions (signatures are stable; the latency profiler builds on them):
+
+    time_samples(fn, clock="wall", warmup=10, min_runs=30, min_seconds=0.5, max_runs=5000) -> list[float]
+        raw per-call milliseconds after the warm-up
+    summarise(samples) -> {"median_ms", "mean_ms", "p90_ms", "p99_ms", "min_ms", "runs", "statistic"}
+    spread(summary) -> float                      p90 / median - 1 (0.25 = the tail is 25 % above the median)
+    time_callable(fn, config=None, cpu_bound=True) -> summary + {"clock", "conditions"}
+        re-measures up to ``config.contention_retries`` times when the machine was busy, keeps the quietest
+    time_interleaved(calls, config, on_pass=None) -> [{"median_ms", "p90_ms", "min_ms", "n", "remeasured", ...}]
+        the profiler's interleaved rounds (one record per callable, in order; ``round_ms``: each pass's median)
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .machine import watch_machine
+
+#: a measurement whose p90 exceeds its median by more than this is re-measured (interleaved timing).
+NOISY_SPREAD = 0.25
+#: "wall" is what the device sees; "cpu" is the calling thread's CPU time, which a busy machine cannot inflate
+#: by descheduling the process (valid with one runtime thread running on the caller; a job on the sibling
+#: hyperthread still slows it).
+CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
+STATISTIC = "median"
+
+
+@dataclass(frozen=True)
+class TimingConfig:
+    """How long to time: warm-up calls, then at least ``min_runs`` calls and ``min_seconds`` of wall time.
+
+    ``rounds`` / ``retries`` apply to interleaved timing of many items; ``contention_retries`` is how often
+    ``time_callable`` measures again when other processes competed for the CPUs.
+    """
+
+    warmup: int = 10
+    min_runs: int = 50
+    min_seconds: float = 0.3
+    max_runs: int = 5000
+    retries: int = 2
+    rounds: int = 3
+    clock: str = "wall"
+    contention_retries: int = 0
+
+    def __post_init__(self):
+        if self.clock not in CLOCKS:
+            raise ValueError(f"clock '{self.clock}' is not one of {sorted(CLOCKS)}")
+        if self.min_runs < 1 or self.rounds < 1 or self.warmup < 0 or self.min_seconds < 0:
+            raise ValueError(f"timing needs min_runs >= 1, rounds >= 1, warmup >= 0, min_seconds >= 0; got {self}")
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "noisy_spread": NOISY_SPREAD, "statistic": STATISTIC}
+
+
+def time_samples(fn: Callable[[], object], clock: str = "wall", warmup: int = 10, min_runs: int = 30,
+                 min_seconds: float = 0.5, max_runs: int = 5000) -> list[float]:
+    """Warm up, then time ``fn()`` at least ``min_runs`` times and ``min_seconds`` (wall) long; ms per call."""
+    tick = CLOCKS[clock]
+    for _ in range(warmup):
+        fn()
+    samples: list[float] = []
+    started = time.perf_counter()
+    while len(samples) < max_runs and (len(samples) < min_runs or time.perf_counter() - started < min_seconds):
+        t0 = tick()
+        fn()
+        samples.append((tick() - t0) * 1e3)
+    return samples
+
+
+def summarise(samples: Sequence[float]) -> dict:
+    """Median (the statistic compactrs reports), mean, p90, p99 and min in milliseconds, and the run count."""
+    values = np.asarray(samples, dtype=np.float64)
+    if values.size == 0:
+        raise ValueError("no timing samples to summarise (min_runs must be >= 1)")
+    return {"median_ms": float(np.median(values)), "mean_ms": float(values.mean()),
+            "p90_ms": float(np.percentile(values, 90)), "p99_ms": float(np.percentile(values, 99)),
+            "min_ms": float(values.min()), "runs": int(values.size), "statistic": STATISTIC}
+
+
+def spread(summary: dict) -> float:
+    """How far the tail sits above the median: p90 / median - 1."""
+    return summary["p90_ms"] / max(summary["median_ms"], 1e-9) - 1.0
+
+
+def time_callable(fn: Callable[[], object], config: TimingConfig | None = None, cpu_bound: bool = True) -> dict:
+    """Time ``fn()`` (see the module docstring) and record the machine's conditions while it ran.
+
+    Returns:
+        ``summarise`` keys plus ``clock`` and ``conditions`` (``contended``, ``reason``, ...). When the machine
+        was contended, it is measured again up to ``config.contention_retries`` times and the attempt with the
+        least competing CPU use is kept (``conditions["attempts"]`` says how many were made).
+    """
+    config = config or TimingConfig()
+    best = None
+    for attempt in range(1 + config.contention_retries):
+        with watch_machine(cpu_bound) as conditions:
+            samples = time_samples(fn, config.clock, config.warmup, config.min_runs, config.min_seconds, config.max_runs)
+        result = {**summarise(samples), "clock": config.clock, "conditions": conditions}
+        if best is None or (conditions.get("other_cpu_share") or 0) < (best["conditions"].get("other_cpu_share") or 0):
+            best = result
+        if not conditions["contended"]:
+            break
+    best["conditions"]["attempts"] = attempt + 1
+    return best
+
+
+def time_interleaved(calls: Sequence[Callable[[], object]], config: TimingConfig,
+                     on_pass: Callable[[int, int], None] | None = None) -> list[dict]:
+    """Time many callables in ``config.rounds`` interleaved passes; re-measure the noisy ones.
+
+    Each callable gets ``1/rounds`` of its budget in each pass over all of them, so slow drifts of the machine
+    (other jobs, clocks, heat) reach every item alike instead of biasing whichever ran during them. Items whose
+    p90 exceeds the median by more than NOISY_SPREAD get up to ``config.retries`` extra passes.
+
+    Args:
+        on_pass: called as ``on_pass(pass_index, items_timed)`` after every pass (progress reporting).
+
+    Returns:
+        One record per callable, in order: ``median_ms``, ``mean_ms``, ``p90_ms``, ``p99_ms``, ``min_ms``,
+        ``n`` (timed calls), ``remeasured`` (extra passes), ``statistic``, ``round_ms`` (the median of each
+        regular pass: their agreement is the test–retest noise floor).
+    """
+    samples: list[list[float]] = [[] for _ in calls]
+    round_ms: list[list[float]] = [[] for _ in calls]
+    extra = [0] * len(calls)
+    runs, seconds = -(-config.min_runs // config.rounds), config.min_seconds / config.rounds
+    for round_index in range(config.rounds + config.retries):
+        todo = range(len(calls)) if round_index < config.rounds else [
+            i for i in range(len(calls)) if spread(summarise(samples[i])) > NOISY_SPREAD]
+        for i in todo:
+            warmup = config.warmup if round_index == 0 else 2
+            timed = time_samples(calls[i], config.clock, warmup, runs, seconds, max(1, config.max_runs // config.rounds))
+            samples[i] += timed
+            extra[i] += round_index >= config.rounds
+            if round_index < config.rounds:
+                round_ms[i].append(float(np.median(timed)))
+        if on_pass is not None:
+            on_pass(round_index, len(todo))
+    records = []
+    for values, remeasured, rounds in zip(samples, extra, round_ms):
+        record = summarise(values)
+        record["n"] = record.pop("runs")
+        records.append({**record, "remeasured": remeasured, "round_ms": rounds})
+    return records
