@@ -18,8 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compactrs.cost._fit import accuracy_metrics
-from compactrs.cost._kernel_model import aggregate_samples, fit_regressors, merge_samples, sample_row
+from compactrs.cost._kernel_model import SAMPLE_FIELDS, aggregate_samples, sample_row
 
 NETWORKS_SCHEMA = "compactrs.kernel-profile-graphs/1"
 
@@ -86,7 +85,7 @@ def emit_networks(specs: list[dict], folder: Path, batch: int, role: str, start:
 def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: int = 20, progress=None) -> list[dict]:
     """Per-node profile of every network of ``items`` (kernels in situ); one record per item.
 
-    Returns records ``{"file", "nodes", "optimized"}``: ``nodes`` is ``_nodeprof.profile_nodes``'s output (per
+    Returns records ``{"file", "nodes", "optimized"}``: ``nodes`` is ``compactrs.deploy.nodeprof.profile_nodes``'s output (per
     node of the optimised graph, which is saved in ``folder`` as ``optimized``).
     """
     from compactrs.deploy.nodeprof import profile_nodes
@@ -201,7 +200,8 @@ def network_rows(items: list[dict], timings: list[dict], per_network: list | Non
 
 
 def fit_report(regressors: dict, samples: dict) -> dict:
-    """Per kernel type: samples, leave-one-out MAPE (how well the type generalises to a new configuration)."""
+    """Per kernel type: samples, leave-one-out MAPE (how well the type generalises to a new configuration) and
+    the region of configurations it was measured over."""
     report = {}
     for kind, data in samples.items():
         rows, us = np.asarray(data["rows"]), np.asarray(data["us"])
@@ -210,5 +210,8 @@ def fit_report(regressors: dict, samples: dict) -> dict:
             mape = float(np.mean(np.abs(loo - us) / np.maximum(us, 1e-3)) * 100)
         else:
             mape = None
-        report[kind] = {"configs": int(len(us)), "kernels": int(sum(data["counts"])), "loo_mape_pct": mape}
+        columns = {f: rows[:, i] for i, f in enumerate(SAMPLE_FIELDS)}
+        report[kind] = {"configs": int(len(us)), "kernels": int(sum(data["counts"])), "loo_mape_pct": mape,
+                        "region": {f: [int(columns[f].min()), int(columns[f].max())]
+                                   for f in ("c_in", "c_out", "h_out", "k_h", "stride", "groups")}}
     return report
