@@ -1,6 +1,7 @@
 """Progress reporting: a rich progress bar on stderr for the CLI, silence for library callers."""
 from __future__ import annotations
 
+import sys
 from contextlib import contextmanager
 from typing import Iterator
 
@@ -46,11 +47,18 @@ class RichProgress(Progress):
         self._progress.console.print(message, highlight=False)
 
 
+class StderrNotes(Progress):
+    """No bar, but ``log`` messages still reach the user on stderr (stdout may carry JSON)."""
+
+    def log(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+
 @contextmanager
-def progress_bar(enabled: bool = True) -> Iterator[Progress]:
-    """A progress reporter drawing on stderr when ``enabled``, else a silent one."""
+def progress_bar(enabled: bool = True, notes: bool = False) -> Iterator[Progress]:
+    """A progress reporter drawing on stderr when ``enabled``; else silent, or only printing ``log`` lines if ``notes``."""
     if not enabled:
-        yield Progress()
+        yield StderrNotes() if notes else Progress()
         return
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn

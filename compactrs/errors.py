@@ -33,6 +33,10 @@ class TargetError(CompactrsError):
     """A budget (FLOPs, ratio, latency) that cannot be reached with the given model or search space."""
 
 
+class TrainingDiverged(CompactrsError):
+    """The training loss became NaN / infinite (usually a learning rate too high for the network or data)."""
+
+
 class ValidationFailed(CompactrsError):
     """An exported model does not match its PyTorch reference within tolerance."""
 

@@ -76,6 +76,10 @@ def benchmark(artifact: str | os.PathLike, runtime: str = "onnxruntime", batches
     batches = [int(b) for b in batches]
     if not batches or min(batches) < 1:
         raise ConfigError(f"batch sizes {batches} must be positive integers, e.g. 1,8,32")
+    if threads is not None and threads < 1:
+        raise ConfigError(f"threads must be >= 1 (or None for the runtime's default), got {threads}")
+    if warmup < 0 or min_runs < 1 or min_seconds < 0:
+        raise ConfigError(f"warmup >= 0, min_runs >= 1 and min_seconds >= 0 are needed, got {warmup}, {min_runs}, {min_seconds}")
     artifact = Path(artifact)
     if not artifact.exists():
         raise ArtifactError(f"'{artifact}' does not exist; pass a run directory, an .onnx file, a bundle or a .plan")

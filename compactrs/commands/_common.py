@@ -45,7 +45,8 @@ COUNT = CountType()
 MILLISECONDS = MillisecondsType()
 
 DATA_HELP = ("dataset spec: synthetic (default, embedded demo), hsi:PATH[,patch=9,pca=N,split=spatial|random], "
-             "eurosat:PATH[,bands=B04+B03+B02], folder:PATH[,size=64], so2sat:PATH[,max=N]; see 'compactrs data info --help'")
+             "eurosat:PATH[,bands=NAMES] (default all 13), folder:PATH[,size=N] (default: the most common image size), "
+             "so2sat:PATH[,max=N]; see 'compactrs data info --help'")
 
 
 def data_option(default: str | None = "synthetic"):
@@ -61,8 +62,12 @@ def json_option():
 
 
 def threads_option(default: int | None = None):
-    return click.option("--threads", type=click.IntRange(min=1), default=default,
-                        help="CPU threads for PyTorch / the runtime (default: all cores)")
+    """``--threads N``; the help states the real default (all cores only when ``default`` is None)."""
+    if default is None:
+        return click.option("--threads", type=click.IntRange(min=1), default=None,
+                            help="CPU threads for PyTorch / the runtime [default: all cores]")
+    return click.option("--threads", type=click.IntRange(min=1), default=default, show_default=True,
+                        help="CPU threads for PyTorch / the runtime")
 
 
 def overwrite_option():

@@ -26,8 +26,12 @@ def info(spec: str, seed: int, as_json: bool) -> None:
                                            with a cube .npy (H, W, bands) and a ground-truth .npy (H, W);
                                            cube-to-pixel patches; the default split is spatially disjoint
       so2sat:PATH[,max=N]                  So2Sat LCZ42 .h5 (sen2, 17 classes)
-      eurosat:PATH[,bands=B04+B03+B02]     EuroSAT MS class folders of 13-band GeoTIFFs
-      folder:PATH[,size=64,max_per_class=N] RGB scene folders (UC Merced, AID, NWPU layout)
+      eurosat:PATH[,bands=NAMES]           EuroSAT MS class folders of 13-band GeoTIFFs; all 13 bands
+                                           unless e.g. bands=B04+B03+B02
+      folder:PATH[,size=N|HxW,max_per_class=N]
+                                           RGB scene folders (UC Merced, AID, NWPU layout); images are
+                                           resized to the most common size unless size= is given
+    Values shown in a spec (patch=9, n=100, size=32, test=0.3) are the defaults.
     """
     from compactrs.data import describe_dataset
 

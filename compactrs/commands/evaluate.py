@@ -36,8 +36,10 @@ def _print(result: dict) -> None:
     click.echo(f"run          {result['run']}")
     click.echo(f"dataset      {result['dataset']} ({result['n']} test samples)")
     click.echo(f"test         OA {result['oa']:.4f}   AA {result['aa']:.4f}   kappa {result['kappa']:.4f}")
-    for i, acc in enumerate(result["per_class_acc"]):
-        click.echo(f"  class {i:>3}  {'-' if acc is None else f'{acc:.4f}'}")
+    names = result.get("class_names") or [f"class {i}" for i in range(len(result["per_class_acc"]))]
+    width = max(len(str(name)) for name in names)
+    for i, (name, acc) in enumerate(zip(names, result["per_class_acc"])):
+        click.echo(f"  {i:>3}  {name:<{width}}  {'-' if acc is None else f'{acc:.4f}'}")
     reported = result.get("reported")
     if reported and reported.get("oa") is not None:
         same = abs(reported["oa"] - result["oa"]) < 1e-12

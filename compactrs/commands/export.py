@@ -15,8 +15,8 @@ from compactrs.commands._common import emit, json_option, overwrite_option, seed
 @click.option("--calib", type=click.IntRange(min=1), default=500, show_default=True, help="real training samples for INT8 calibration")
 @click.option("--simplify/--no-simplify", default=True, show_default=True, help="simplify the graph with onnxslim (kept only if numerically identical)")
 @click.option("--opset", type=click.IntRange(min=17), default=17, show_default=True)
-@click.option("--atol", type=float, default=1e-5, show_default=True, help="FP32 parity: absolute tolerance")
-@click.option("--rtol", type=float, default=1e-5, show_default=True, help="FP32 parity: relative tolerance")
+@click.option("--atol", type=click.FloatRange(min=0), default=1e-5, show_default=True, help="FP32 parity: absolute tolerance")
+@click.option("--rtol", type=click.FloatRange(min=0), default=1e-5, show_default=True, help="FP32 parity: relative tolerance")
 @click.option("--max-oa-drop", type=click.FloatRange(0, 1), default=0.01, show_default=True, help="INT8/FP16: largest allowed drop of overall accuracy on the test split")
 @click.option("--min-agreement", type=click.FloatRange(0, 1), default=0.97, show_default=True, help="INT8/FP16: smallest allowed top-1 agreement with PyTorch")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="bundle directory [default: RUN/bundle]")
@@ -38,7 +38,7 @@ def command(run, onnx_flag, trt, fp16, int8, calib, simplify, opset, atol, rtol,
 
     config = ExportConfig(trt=trt, fp16=fp16, int8=int8, calib=calib, simplify=simplify, opset=opset, atol=atol, rtol=rtol,
                           max_oa_drop=max_oa_drop, min_agreement=min_agreement, threads=threads, seed=seed)
-    with progress_bar(show_progress(as_json)) as progress:
+    with progress_bar(show_progress(as_json), notes=True) as progress:
         manifest = export(run, out, config, progress=progress, overwrite=overwrite)
     emit(manifest, as_json, _print)
 

@@ -17,14 +17,19 @@ def command(pattern: str, bands: int, size: int, classes: int, as_json: bool) ->
 
     'cellnet' is built from a searched genotype (compactrs search) and is listed without costs.
     """
-    from compactrs.cost import model_cost
-    from compactrs.models import create_model, list_models, model_family
+    from compactrs.cost import registry_cost
+    from compactrs.models import list_models, model_family
 
+    names = list_models(pattern)
+    if not names:
+        from compactrs.errors import ModelError
+
+        raise ModelError(f"no registered model matches --pattern '{pattern}'; registered: {', '.join(list_models())}")
     rows = []
-    for name in list_models(pattern):
+    for name in names:
         row = {"model": name, "family": model_family(name), "macs": None, "params": None}
         if name != "cellnet":
-            row.update(model_cost(create_model(name, bands, classes), bands, (size, size)))
+            row.update(registry_cost(name, bands, classes, (size, size)))
         rows.append(row)
     emit({"input": [bands, size, size], "classes": classes, "models": rows}, as_json, _print_rows)
 

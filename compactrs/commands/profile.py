@@ -33,6 +33,10 @@ def _print_profile(result: dict) -> None:
     if fit:
         click.echo(f"fit          within ±10% {fit['within_10pct']:.1%}, MAPE {fit['mape_pct']:.2f}% on the fitting set "
                    f"(validate on fresh networks: compactrs profile validate {result['out']} --archs 50)")
+    conditions = result.get("conditions") or {}
+    if conditions.get("contended"):
+        click.echo(f"warning      measured while the machine was busy ({conditions['reason']}); the profile records this — "
+                   f"re-measure on a quiet machine before shipping it")
 
 
 @click.group("profile", invoke_without_command=True)
@@ -133,6 +137,7 @@ def command(ctx, runtime, threads, batch, method, inputs, in_bands, input_size, 
     fit = profile.data["overhead"].get("fit") or {}
     result = {"out": out, "entries": len(profile.data["entries"]), "fit_networks": fit.get("n", 0),
               "seconds": time.perf_counter() - started, "train_error": fit.get("train_error"),
+              "conditions": profile.data["measurement"].get("conditions"),
               "coefficients": profile.coefficients, "validation": profile.validation and {
                   k: v for k, v in profile.validation.items() if k != "archs"}}
     emit(result, as_json, _print_profile)

@@ -11,7 +11,7 @@ from compactrs.commands._common import COUNT, data_option, emit, json_option, ov
 @data_option(default=None)
 @click.option("--flops-ratio", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=None,
               help="fraction of the MACs (multiply-accumulates) to keep, e.g. 0.5")
-@click.option("--flops-target", type=COUNT, default=None, help="MACs per sample to keep, e.g. 1.8G (FLOPs are multiply-accumulates)")
+@click.option("--flops-target", type=COUNT, default=None, help="MACs per sample to keep, e.g. 150M (FLOPs are multiply-accumulates)")
 @click.option("--round-to", type=click.IntRange(min=1), default=8, show_default=True, help="kept channel counts are multiples of N")
 @click.option("--min-channels", type=click.IntRange(min=1), default=8, show_default=True, help="fewest channels any layer keeps")
 @click.option("--epochs", type=click.IntRange(min=0), default=30, show_default=True,

@@ -10,6 +10,7 @@ from compactrs.commands._common import data_option, emit, json_option, overwrite
 
 def print_report(report: dict) -> None:
     """Human summary of a report.json (shared by train, search and prune)."""
+    from compactrs.runtime.latency import describe_latency
     from compactrs.units import human_count
 
     click.echo(f"run          {report.get('run_dir', '')}")
@@ -18,7 +19,7 @@ def print_report(report: dict) -> None:
     click.echo(f"cost         {human_count(report['macs'])} MACs   {human_count(report['params'])} params")
     measured = report.get("latency_ms", {}).get("measured", {})
     for key, value in measured.items():
-        click.echo(f"latency      {key}: median {value['median_ms']:.3f} ms (p90 {value['p90_ms']:.3f} ms, {value.get('threads', '?')} threads)")
+        click.echo(f"latency      {describe_latency(key, value)}")
     if report.get("train_seconds") is not None:
         click.echo(f"time         {report['train_seconds']:.1f} s training")
 
@@ -26,7 +27,7 @@ def print_report(report: dict) -> None:
 @click.command("train")
 @click.argument("model")
 @data_option()
-@click.option("--epochs", type=click.IntRange(min=0), default=30, show_default=True, help="training epochs")
+@click.option("--epochs", type=click.IntRange(min=1), default=30, show_default=True, help="training epochs")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=0.05, show_default=True, help="initial SGD learning rate (cosine decay)")
 @click.option("--weight-decay", type=click.FloatRange(min=0), default=5e-4, show_default=True)

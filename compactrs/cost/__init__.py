@@ -1,7 +1,7 @@
 """What a network costs: MACs and parameters (flops.py) and measured / predicted latency (latency.py)."""
-from compactrs.cost.flops import count_macs, count_params, model_cost
+from compactrs.cost.flops import count_macs, count_params, model_cost, registry_cost
 
-__all__ = ["count_macs", "count_params", "model_cost", "LatencyProfile", "load_profile", "measure_profile",
+__all__ = ["count_macs", "count_params", "model_cost", "registry_cost", "LatencyProfile", "load_profile", "measure_profile",
            "validate_profile", "ProfileConfig"]
 
 _LAZY = {"LatencyProfile": "compactrs.cost.latency", "load_profile": "compactrs.cost.latency",

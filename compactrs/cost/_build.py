@@ -89,13 +89,15 @@ def measure_profile(config: ProfileConfig, out: str | os.PathLike, progress=None
     with tempfile.TemporaryDirectory(prefix="compactrs-profile-") as tmp:
         emit_profile_graphs(config, tmp, progress)
         manifest = json.loads((Path(tmp) / "manifest.json").read_text())
-        records = measure_folder(Path(tmp), manifest["items"], config.threads, config.timing, progress)
+        conditions: dict = {}
+        records = measure_folder(Path(tmp), manifest["items"], config.threads, config.timing, progress, conditions)
     from compactrs.deploy.machine import describe_machine
     import onnxruntime
 
     results = {"schema": RESULTS_SCHEMA, "device": describe_machine(), "threads": config.threads,
                "runtime": {"name": "onnxruntime", "version": onnxruntime.__version__, "provider": "CPUExecutionProvider"},
-               "precision": "fp32", "seconds": time.perf_counter() - started, "manifest": manifest, "records": records}
+               "precision": "fp32", "seconds": time.perf_counter() - started, "conditions": conditions,
+               "manifest": manifest, "records": records}
     return profile_from_results(results, out, command=command)
 
 
@@ -141,7 +143,9 @@ def profile_from_results(results: dict, out: str | os.PathLike, command: str = "
             "space": space, "created": manifest.get("created", _now()),
             "measurement": {"method": "each part in its own ONNX graph, minus an identity graph on the same input",
                             "timing": manifest["timing"], "seconds": round(results.get("seconds", 0.0), 1),
-                            "command": command, "graphs": len(manifest["items"])},
+                            "command": command, "graphs": len(manifest["items"]),
+                            # the machine's state over the whole measurement: a profile measured under load says so
+                            "conditions": results.get("conditions")},
             "entries": entries,
             "overhead": {"coefficients": default_coefficients(space["ops"])},
             "validation": None}

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 
-from compactrs.runtime import NOISY_SPREAD, OnnxRuntimeRunner, TimingConfig, spread, summarise, time_interleaved, time_samples, watch_machine
+from compactrs.runtime import CLOCKS, NOISY_SPREAD, OnnxRuntimeRunner, TimingConfig, spread, summarise, time_interleaved, time_samples, watch_machine
 
-__all__ = ["NOISY_SPREAD", "TimingConfig", "measure_folder", "ort_callable", "spread", "summarise", "time_samples"]
+__all__ = ["CLOCKS", "NOISY_SPREAD", "TimingConfig", "measure_folder", "ort_callable", "spread", "summarise", "time_samples"]
 
 
 def ort_callable(path: Path, input_shape, threads: int | None, seed: int = 0):
     """A zero-argument callable running the .onnx at ``path`` on a seeded N(0,1) input (session kept alive by it)."""
-    runner = OnnxRuntimeRunner(path, threads, providers=["CPUExecutionProvider"]).activate()
+    runner = OnnxRuntimeRunner(path, threads).activate()
     return runner.prepared_call(np.random.default_rng(seed).standard_normal(tuple(input_shape)).astype(np.float32))
 
 

@@ -74,3 +74,43 @@ def model_cost(model: nn.Module, in_bands: int, input_size: Sequence[int]) -> di
     """``{"macs": int, "params": int}`` for one sample of ``in_bands × H × W``."""
     h, w = input_size
     return {"macs": count_macs(model, (1, in_bands, h, w)), "params": count_params(model)}
+
+
+#: leaf modules whose only multiply-accumulates are those of convolutions and linear layers. For a network
+#: built from these alone, torch's dispatcher-level FLOP counter (which counts exactly conv / mm / bmm) and
+#: fvcore with the policy above agree to the MAC; anything else (norms fvcore prices, attention, custom
+#: modules) takes the fvcore path.
+_PLAIN_LEAVES = (
+    nn.Conv1d, nn.Conv2d, nn.Linear, nn.BatchNorm1d, nn.BatchNorm2d, nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.SiLU,
+    nn.Sigmoid, nn.Hardswish, nn.Hardsigmoid, nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d,
+    nn.Flatten, nn.Dropout, nn.Identity,
+)
+
+
+def registry_cost(name: str, in_bands: int, num_classes: int, input_size: Sequence[int], **kwargs) -> dict:
+    """``model_cost`` of registered model ``name`` without allocating or initialising its weights.
+
+    fvcore's jit trace takes seconds for a deep network and a 20M-parameter model takes as long to build,
+    which made ``compactrs models`` slow. Networks made only of plain layers (``_PLAIN_LEAVES``) are built
+    on the meta device and counted with ``torch.utils.flop_counter`` (the same MACs, a test checks every
+    registered model); any other network is built for real and counted by fvcore.
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from compactrs.models import create_model
+
+    h, w = input_size
+    with torch.device("meta"):
+        model = create_model(name, in_bands, num_classes, **kwargs)
+    leaves = [m for m in model.modules() if not any(True for _ in m.children())]
+    if all(type(m) in _PLAIN_LEAVES for m in leaves):
+        model.eval()
+        try:
+            with torch.no_grad(), FlopCounterMode(display=False) as counter:
+                model(torch.zeros(1, in_bands, h, w, device="meta"))
+        except (RuntimeError, NotImplementedError, TypeError):
+            pass  # an op without a meta kernel: count the real network below
+        else:
+            # torch counts a multiply-add as two FLOPs; compactrs counts MACs.
+            return {"macs": int(counter.get_total_flops()) // 2, "params": count_params(model)}
+    return model_cost(create_model(name, in_bands, num_classes, **kwargs), in_bands, (h, w))

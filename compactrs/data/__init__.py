@@ -1,7 +1,7 @@
 """Dataset layer: ``load_dataset(spec)`` turns a spec string into a split, normalised ``Dataset``.
 
 Specs: ``synthetic[,n=100,size=32]``, ``hsi:PATH[,patch=9,pca=30,split=spatial]``, ``so2sat:FILE.h5[,max=N]``,
-``eurosat:DIR[,bands=B04+B03+B02]``, ``folder:DIR[,size=64]``; every kind also takes ``test=F``.
+``eurosat:DIR[,bands=B04+B03+B02]``, ``folder:DIR[,size=N]``; every kind also takes ``test=F``.
 """
 from ._base import Dataset
 from ._compatible import check_dataset_fits

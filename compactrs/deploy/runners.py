@@ -62,14 +62,19 @@ class Runner:
         self.deactivate()
 
 
-def onnxruntime_session(path: str | os.PathLike, threads: int | None = None, providers: list[str] | None = None,
+#: execution providers in preference order for ``providers="auto"`` (the device scripts): the GPU where onnxruntime has it
+AUTO_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
+
+
+def onnxruntime_session(path: str | os.PathLike, threads: int | None = None, providers: list[str] | str | None = None,
                         optimized_model_path: str | os.PathLike | None = None, enable_profiling: bool = False,
                         profile_prefix: str | None = None):
     """The one place compactrs configures onnxruntime: every session of the host and the device comes from here.
 
     Args:
         threads: intra-op threads (None = onnxruntime's default, one per physical core); inter-op is 1.
-        providers: execution providers in preference order (default: CUDA where available, else CPU).
+        providers: execution providers in preference order; None = CPU only (the host: parity against PyTorch on
+            the CPU), "auto" = ``AUTO_PROVIDERS`` that this onnxruntime build has (the device scripts).
         optimized_model_path: also save the graph as optimised for this machine (to see fused kernels).
         enable_profiling: write onnxruntime's per-node profile (``session.end_profiling()`` returns its path).
         profile_prefix: path prefix of that profile file (default: onnxruntime's, in the working directory).
@@ -87,9 +92,9 @@ def onnxruntime_session(path: str | os.PathLike, threads: int | None = None, pro
     options.enable_profiling = bool(enable_profiling)
     if enable_profiling and profile_prefix:
         options.profile_file_prefix = str(profile_prefix)
-    available = ort.get_available_providers()
-    chosen = providers or [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-    return ort.InferenceSession(str(path), sess_options=options, providers=chosen)
+    if providers == "auto":
+        providers = [p for p in AUTO_PROVIDERS if p in ort.get_available_providers()]
+    return ort.InferenceSession(str(path), sess_options=options, providers=providers or ["CPUExecutionProvider"])
 
 
 class OnnxRuntimeRunner(Runner):
@@ -97,7 +102,7 @@ class OnnxRuntimeRunner(Runner):
 
     name = "onnxruntime"
 
-    def __init__(self, path: str | os.PathLike, threads: int | None = None, providers: list[str] | None = None):
+    def __init__(self, path: str | os.PathLike, threads: int | None = None, providers: list[str] | str | None = None):
         self.path, self.threads, self.providers = Path(path), threads, providers
         self.session = None
 
@@ -141,6 +146,7 @@ class RuntimeEntry:
     precisions: tuple[str, ...]
     runner: str                 # "module:Class" inside this package, imported when first used
     cpu_bound: bool = True
+    device_options: tuple = ()  # (name, value) pairs the device scripts pass to the runner (e.g. the GPU provider)
 
     def runner_class(self):
         module, _, cls = self.runner.partition(":")
@@ -156,7 +162,8 @@ def register_runtime(entry: RuntimeEntry) -> RuntimeEntry:
 
 
 register_runtime(RuntimeEntry("onnxruntime", "onnxruntime", "pip install onnxruntime (onnxruntime-gpu on CUDA devices)",
-                              (".onnx",), "model.onnx", ("fp32", "fp16", "int8"), "runners:OnnxRuntimeRunner"))
+                              (".onnx",), "model.onnx", ("fp32", "fp16", "int8"), "runners:OnnxRuntimeRunner",
+                              device_options=(("providers", "auto"),)))
 register_runtime(RuntimeEntry("tensorrt", "tensorrt", "install TensorRT on the device (JetPack ships it) or pip install tensorrt",
                               (".plan", ".engine"), "model.plan", ("fp32", "fp16", "int8"), "tensorrt_engine:TensorRTRunner",
                               cpu_bound=False))
@@ -191,6 +198,6 @@ def make_runner(runtime: str, path: str | os.PathLike, threads: int | None = Non
 
 
 def bundle_runner(bundle: Path, runtime: str, model: str | None = None, threads: int | None = None) -> Runner:
-    """The runner for ``runtime`` over a bundle's model file (default: the runtime's default file)."""
+    """The device scripts' runner for ``runtime`` over a bundle's model file (default: the runtime's default file)."""
     entry = runtime_entry(runtime)
-    return make_runner(runtime, Path(bundle) / (model or entry.default_file), threads)
+    return make_runner(runtime, Path(bundle) / (model or entry.default_file), threads, **dict(entry.device_options))

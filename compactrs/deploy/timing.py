@@ -11,9 +11,10 @@ carries ``conditions`` (see ``machine.watch_machine``): whether other processes 
 
 Public functions (signatures are stable; the latency profiler builds on them):
 
-    time_samples(fn, clock="wall", warmup=10, min_runs=30, min_seconds=0.5, max_runs=5000) -> list[float]
+    time_samples(fn, clock="wall"|"cpu"|callable, warmup=10, min_runs=30, min_seconds=0.5, max_runs=5000) -> list[float]
         raw per-call milliseconds after the warm-up
-    summarise(samples) -> {"median_ms", "mean_ms", "p90_ms", "p99_ms", "min_ms", "runs", "statistic"}
+    summarise(samples, remeasured=None) -> {"median_ms", "mean_ms", "p90_ms", "p99_ms", "min_ms", "runs", "statistic"}
+        (with ``remeasured``: ``n`` instead of ``runs``, plus ``remeasured`` — a profile measurement record)
     spread(summary) -> float                      p90 / median - 1 (0.25 = the tail is 25 % above the median)
     time_callable(fn, config=None, cpu_bound=True) -> summary + {"clock", "conditions"}
         re-measures up to ``config.contention_retries`` times when the machine was busy, keeps the quietest
@@ -66,10 +67,13 @@ class TimingConfig:
         return {**asdict(self), "noisy_spread": NOISY_SPREAD, "statistic": STATISTIC}
 
 
-def time_samples(fn: Callable[[], object], clock: str = "wall", warmup: int = 10, min_runs: int = 30,
+def time_samples(fn: Callable[[], object], clock: str | Callable[[], float] = "wall", warmup: int = 10, min_runs: int = 30,
                  min_seconds: float = 0.5, max_runs: int = 5000) -> list[float]:
-    """Warm up, then time ``fn()`` at least ``min_runs`` times and ``min_seconds`` (wall) long; ms per call."""
-    tick = CLOCKS[clock]
+    """Warm up, then time ``fn()`` at least ``min_runs`` times and ``min_seconds`` (wall) long; ms per call.
+
+    ``clock`` is a name of ``CLOCKS`` ("wall", "cpu") or a clock function returning seconds.
+    """
+    tick = CLOCKS[clock] if isinstance(clock, str) else clock
     for _ in range(warmup):
         fn()
     samples: list[float] = []
@@ -81,14 +85,22 @@ def time_samples(fn: Callable[[], object], clock: str = "wall", warmup: int = 10
     return samples
 
 
-def summarise(samples: Sequence[float]) -> dict:
-    """Median (the statistic compactrs reports), mean, p90, p99 and min in milliseconds, and the run count."""
+def summarise(samples: Sequence[float], remeasured: int | None = None) -> dict:
+    """Median (the statistic compactrs reports), mean, p90, p99 and min in milliseconds, and the run count.
+
+    With ``remeasured`` (extra passes of interleaved timing) the count is named ``n`` and ``remeasured`` is
+    added: the record form of profile measurements (``compactrs.profile-measurements/1``).
+    """
     values = np.asarray(samples, dtype=np.float64)
     if values.size == 0:
         raise ValueError("no timing samples to summarise (min_runs must be >= 1)")
-    return {"median_ms": float(np.median(values)), "mean_ms": float(values.mean()),
-            "p90_ms": float(np.percentile(values, 90)), "p99_ms": float(np.percentile(values, 99)),
-            "min_ms": float(values.min()), "runs": int(values.size), "statistic": STATISTIC}
+    summary = {"median_ms": float(np.median(values)), "mean_ms": float(values.mean()),
+               "p90_ms": float(np.percentile(values, 90)), "p99_ms": float(np.percentile(values, 99)),
+               "min_ms": float(values.min()), "runs": int(values.size), "statistic": STATISTIC}
+    if remeasured is not None:
+        summary["n"] = summary.pop("runs")
+        summary["remeasured"] = int(remeasured)
+    return summary
 
 
 def spread(summary: dict) -> float:
@@ -150,9 +162,5 @@ def time_interleaved(calls: Sequence[Callable[[], object]], config: TimingConfig
                 round_ms[i].append(float(np.median(timed)))
         if on_pass is not None:
             on_pass(round_index, len(todo))
-    records = []
-    for values, remeasured, rounds in zip(samples, extra, round_ms):
-        record = summarise(values)
-        record["n"] = record.pop("runs")
-        records.append({**record, "remeasured": remeasured, "round_ms": rounds})
-    return records
+    return [{**summarise(values, remeasured), "round_ms": rounds}
+            for values, remeasured, rounds in zip(samples, extra, round_ms)]

@@ -52,10 +52,18 @@ class ExportConfig:
     def __post_init__(self):
         if self.opset < 17:
             raise ConfigError(f"opset {self.opset} is below 17; compactrs exports opset >= 17 (default {DEFAULT_OPSET})")
-        if self.int8 and self.calib < 1:
+        if self.calib < 1:
             raise ConfigError(f"--calib {self.calib} must be a positive number of training samples (e.g. --calib 500)")
-        if self.n_real < 1:
-            raise ConfigError(f"n_real {self.n_real} must be >= 1: parity needs real samples")
+        if self.n_real < 1 or self.max_eval < 1 or self.n_random < 0:
+            raise ConfigError(f"n_real {self.n_real} and max_eval {self.max_eval} must be >= 1 (parity needs real samples), "
+                              f"n_random {self.n_random} >= 0")
+        if not (self.atol >= 0 and self.rtol >= 0):
+            raise ConfigError(f"--atol {self.atol} / --rtol {self.rtol} must be >= 0 (default 1e-5, as Polygraphy)")
+        for name in ("max_oa_drop", "min_agreement"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ConfigError(f"--{name.replace('_', '-')} {getattr(self, name)} must be a fraction in [0, 1]")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"--threads {self.threads} must be >= 1 (or None for the runtime's default)")
 
     @property
     def trt_precision(self) -> str:
@@ -198,7 +206,9 @@ def export(run: str | os.PathLike, out: str | os.PathLike | None = None, config:
             calib = None
             if config.int8 or (config.trt and config.trt_precision == "int8"):
                 calib, note = calibration_samples(dataset, config.calib, config.seed)
-                notes += [note] if note else []
+                if note:  # said now, too: a failed INT8 check later must not hide that calibration was short
+                    notes.append(note)
+                    progress.log(f"note: {note}")
             if config.int8:
                 manifest["quantization"] = quantize_int8(onnx_path, stage / "model.int8.onnx", calib, config.calib_method)
                 manifest["parity"]["onnxruntime_int8"] = _reduced(stage, "int8", stage / "model.int8.onnx", model, eval_inputs, eval_ref, config, shape)

@@ -13,6 +13,7 @@ from typing import Callable
 import numpy as np
 
 from compactrs.data import Dataset, check_dataset_fits
+from compactrs.deploy.bundle import compare_outputs
 from compactrs.errors import ArtifactError, ValidationFailed
 from compactrs.runtime import Runner, TorchRunner, runner_for_file
 
@@ -67,23 +68,21 @@ def validation_inputs(dataset: Dataset | None, input_shape, n_real: int = 64, n_
 Comparator = Callable[[np.ndarray, np.ndarray, ValidationInputs], dict]
 
 
-def allclose(atol: float = 1e-5, rtol: float = 1e-5) -> Comparator:
-    """Elementwise |candidate - reference| <= atol + rtol·|reference| on every input (Polygraphy's FP32 default)."""
+def allclose(atol: float = 1e-5, rtol: float = 1e-5, option: str | None = None) -> Comparator:
+    """Elementwise |candidate - reference| <= atol + rtol·|reference| on every input (Polygraphy's FP32 default).
+
+    ``option`` (in every comparator) names the setting that sets the threshold, for the failure message.
+    """
 
     def compare(reference: np.ndarray, candidate: np.ndarray, inputs: ValidationInputs) -> dict:
-        abs_err = np.abs(candidate.astype(np.float64) - reference)
-        rel_err = abs_err / np.maximum(np.abs(reference), 1e-12)
-        excess = (abs_err - (atol + rtol * np.abs(reference))).reshape(len(reference), -1).max(axis=1)
-        worst = int(np.argmax(excess))
-        return {"name": f"allclose(atol={atol:g}, rtol={rtol:g})", "passed": bool(excess.max() <= 0 and np.isfinite(candidate).all()),
-                "max_abs_err": float(abs_err.max()), "max_rel_err": float(rel_err.max()),
-                "worst_index": worst, "worst_input": inputs.kinds[worst], "worst_abs_err": float(abs_err[worst].max()),
-                "worst_rel_err": float(rel_err[worst].max())}
+        result = compare_outputs(reference, candidate, atol, rtol)  # the device's golden check: one definition of "close"
+        return {"name": f"allclose(atol={atol:g}, rtol={rtol:g})", "option": option, "worst_input": inputs.kinds[result["worst_index"]],
+                **{k: result[k] for k in ("passed", "max_abs_err", "max_rel_err", "worst_index", "worst_abs_err", "worst_rel_err")}}
 
     return compare
 
 
-def top1_agreement(minimum: float = 1.0) -> Comparator:
+def top1_agreement(minimum: float = 1.0, option: str | None = None) -> Comparator:
     """The fraction of real samples whose predicted class is the same must be >= ``minimum``."""
 
     def compare(reference: np.ndarray, candidate: np.ndarray, inputs: ValidationInputs) -> dict:
@@ -91,13 +90,13 @@ def top1_agreement(minimum: float = 1.0) -> Comparator:
         same = reference[real].argmax(1) == candidate[real].argmax(1)
         agreement = float(same.mean()) if real.any() else 1.0
         first = int(np.flatnonzero(real)[np.flatnonzero(~same)[0]]) if (~same).any() else None
-        return {"name": f"top1_agreement(min={minimum:g})", "passed": agreement >= minimum, "agreement": agreement,
+        return {"name": f"top1_agreement(min={minimum:g})", "option": option, "passed": agreement >= minimum, "agreement": agreement,
                 "n": int(real.sum()), "worst_index": first, "worst_input": None if first is None else inputs.kinds[first]}
 
     return compare
 
 
-def oa_drop(maximum: float = 0.01) -> Comparator:
+def oa_drop(maximum: float = 0.01, option: str | None = None) -> Comparator:
     """Overall accuracy on the real (labelled) samples may fall by at most ``maximum`` (0.01 = one point)."""
 
     def compare(reference: np.ndarray, candidate: np.ndarray, inputs: ValidationInputs) -> dict:
@@ -106,7 +105,7 @@ def oa_drop(maximum: float = 0.01) -> Comparator:
         oa_ref = float((reference[real].argmax(1) == labels).mean()) if real.any() else float("nan")
         oa_new = float((candidate[real].argmax(1) == labels).mean()) if real.any() else float("nan")
         drop = oa_ref - oa_new
-        return {"name": f"oa_drop(max={maximum:g})", "passed": bool(real.any() and drop <= maximum), "oa_reference": oa_ref,
+        return {"name": f"oa_drop(max={maximum:g})", "option": option, "passed": bool(real.any() and drop <= maximum), "oa_reference": oa_ref,
                 "oa_candidate": oa_new, "oa_drop": drop, "n": int(real.sum())}
 
     return compare
@@ -115,10 +114,10 @@ def oa_drop(maximum: float = 0.01) -> Comparator:
 def comparators_for(precision: str, atol: float = 1e-5, rtol: float = 1e-5, max_oa_drop: float = 0.01,
                     min_agreement: float = 0.97) -> list[Comparator]:
     """FP32: elementwise allclose + identical top-1; INT8 / FP16: top-1 agreement + OA drop on real data."""
-    if precision == "fp32":
-        return [allclose(atol, rtol), top1_agreement(1.0)]
+    if precision == "fp32":  # an FP32 export must keep every prediction: no option relaxes its top-1 check
+        return [allclose(atol, rtol, "--atol / --rtol"), top1_agreement(1.0)]
     if precision in ("int8", "fp16"):
-        return [top1_agreement(min_agreement), oa_drop(max_oa_drop)]
+        return [top1_agreement(min_agreement, "--min-agreement"), oa_drop(max_oa_drop, "--max-oa-drop")]
     raise ArtifactError(f"unknown precision '{precision}'; valid: fp32, fp16, int8")
 
 
@@ -150,10 +149,13 @@ def raise_if_failed(report: dict, what: str) -> dict:
         if result["passed"]:
             continue
         detail = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in result.items()
-                           if k not in ("name", "passed", "worst_input"))
+                           if k not in ("name", "passed", "worst_input", "option"))
         worst = f" (worst output: index {result.get('worst_index')}, {result.get('worst_input')})" if result.get("worst_input") else ""
+        option = result.get("option")
+        fix = (f"check the export, or relax {option} (export options; ExportConfig in Python) only if this precision "
+               f"justifies it" if option else "the export changes predictions; check the model and the exporter")
         raise ValidationFailed(f"{what}: {report['candidate']} does not match {report['reference']}: {result['name']} failed{worst}: "
-                               f"{detail}; no bundle was written — check the export, or loosen the tolerance only if this precision justifies it")
+                               f"{detail}; no bundle was written — {fix}")
     return report
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import fnmatch
 import inspect
+import warnings
 from typing import Callable
 
 from torch import nn
@@ -60,9 +61,16 @@ def create_model(name: str, in_bands: int, num_classes: int, **kwargs) -> nn.Mod
     if in_bands < 1 or num_classes < 2:
         raise ModelError(f"model '{name}' needs in_bands >= 1 and num_classes >= 2, got {in_bands} and {num_classes}")
     try:
-        return fn(in_bands=in_bands, num_classes=num_classes, **kwargs)
-    except (ValueError, TypeError) as exc:
-        raise ModelError(f"cannot build model '{name}' with {kwargs}: {exc}") from exc
+        with warnings.catch_warnings():  # zero-width layers are refused below, with a clearer message
+            warnings.filterwarnings("ignore", "Initializing zero-element tensors")
+            model = fn(in_bands=in_bands, num_classes=num_classes, **kwargs)
+    except (ValueError, TypeError, RuntimeError) as exc:  # RuntimeError: torch refusing e.g. width=-3
+        raise ModelError(f"cannot build model '{name}' with {kwargs}: {str(exc).splitlines()[0]}; "
+                         f"check the --model-arg values") from exc
+    # torch builds a layer of zero channels without complaint and fails only in the first forward pass.
+    if any(p.numel() == 0 for p in model.parameters()):
+        raise ModelError(f"model '{name}' with {kwargs} has layers of zero channels; give widths of at least 1 (--model-arg)")
+    return model
 
 
 def resolve_factory(name: str) -> Callable[..., nn.Module]:
@@ -91,7 +99,7 @@ def _build_user_model(name: str, in_bands: int, num_classes: int, kwargs: dict) 
     factory = resolve_factory(name)
     try:
         model = factory(in_bands, num_classes, **kwargs)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RuntimeError) as exc:
         raise ModelError(f"model factory '{name}' failed for in_bands={in_bands}, num_classes={num_classes} ({exc}); "
                          "it must be function(in_bands, num_classes) -> nn.Module") from exc
     if not isinstance(model, nn.Module):

@@ -45,19 +45,24 @@ class PruneConfig:
 
     def __post_init__(self):
         if (self.flops_ratio is None) == (self.flops_target is None):
-            raise ConfigError("give exactly one of --flops-ratio (e.g. 0.5) and --flops-target (e.g. 1.8G MACs)")
+            raise ConfigError("give exactly one of --flops-ratio (e.g. 0.5) and --flops-target (e.g. 150M MACs)")
         if self.flops_ratio is not None and not 0.0 < self.flops_ratio < 1.0:
             raise ConfigError(f"--flops-ratio is the kept fraction of MACs and must be in (0, 1), got {self.flops_ratio}")
         if self.flops_target is not None and self.flops_target <= 0:
-            raise ConfigError(f"--flops-target must be a positive MAC count such as 1.8G, got {self.flops_target}")
+            raise ConfigError(f"--flops-target must be a positive MAC count such as 150M, got {self.flops_target}")
         for name in ("round_to", "min_channels", "batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
         for name in ("search_epochs", "finetune_epochs", "pretrain_epochs"):
             if getattr(self, name) < 0:
                 raise ConfigError(f"{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
-        if self.cost_weight < 0:
-            raise ConfigError(f"cost weight must be >= 0, got {self.cost_weight}")
+        if not self.cost_weight >= 0:
+            raise ConfigError(f"--cost-weight must be >= 0, got {self.cost_weight}")
+        for name in ("score_lr", "weight_lr", "finetune_lr"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be a positive learning rate, got {getattr(self, name)}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"--threads must be >= 1 (or None for all cores), got {self.threads}")
         if not 0.0 < self.tolerance < 1.0:
             raise ConfigError(f"tolerance must be in (0, 1), got {self.tolerance}")
 

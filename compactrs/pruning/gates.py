@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from compactrs.errors import ModelError
 from compactrs.pruning.graph import ChannelGraph
 
 #: initial keep probability of every channel: high, so the search starts from (almost) the trained network.
@@ -111,7 +112,8 @@ def fold_gates(model: nn.Module, gates: ChannelGates) -> None:
                 module = modules[point]
                 if isinstance(module, nn.BatchNorm2d):
                     if not module.affine:
-                        raise ValueError(f"cannot fold a gate into non-affine BatchNorm '{point}'")
+                        raise ModelError(f"cannot prune through non-affine BatchNorm '{point}' (affine=False): its "
+                                         f"channels cannot be scaled; use BatchNorm2d(affine=True) in the network")
                     module.weight.mul_(probability)
                     module.bias.mul_(probability)
                 else:

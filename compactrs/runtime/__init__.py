@@ -16,13 +16,13 @@ Nothing here imports a layer above (data, models, cost, training, ...); the torc
 """
 from compactrs.deploy.machine import describe_machine, physical_cores, watch_machine
 from compactrs.deploy.runners import RUNTIMES, OnnxRuntimeRunner, Runner, RuntimeEntry, onnxruntime_session, register_runtime
-from compactrs.deploy.timing import NOISY_SPREAD, TimingConfig, spread, summarise, time_callable, time_interleaved, time_samples
-from compactrs.runtime.latency import latency_key, measure_latency, speedup
+from compactrs.deploy.timing import CLOCKS, NOISY_SPREAD, STATISTIC, TimingConfig, spread, summarise, time_callable, time_interleaved, time_samples
+from compactrs.runtime.latency import describe_latency, latency_key, measure_latency, speedup
 from compactrs.runtime.onnx import DEFAULT_OPSET, check_onnx, export_onnx, onnx_summary, simplify_onnx
 from compactrs.runtime.runners import make_runner, runner_for_file
 from compactrs.runtime.torch_runner import TorchRunner
 
-__all__ = ["DEFAULT_OPSET", "NOISY_SPREAD", "RUNTIMES", "OnnxRuntimeRunner", "Runner", "RuntimeEntry", "TimingConfig", "TorchRunner",
-           "check_onnx", "describe_machine", "export_onnx", "latency_key", "make_runner", "measure_latency", "onnx_summary",
+__all__ = ["CLOCKS", "DEFAULT_OPSET", "NOISY_SPREAD", "STATISTIC", "RUNTIMES", "OnnxRuntimeRunner", "Runner", "RuntimeEntry", "TimingConfig", "TorchRunner",
+           "check_onnx", "describe_latency", "describe_machine", "export_onnx", "latency_key", "make_runner", "measure_latency", "onnx_summary",
            "onnxruntime_session", "physical_cores", "register_runtime", "runner_for_file", "simplify_onnx", "speedup", "spread",
            "summarise", "time_callable", "time_interleaved", "time_samples", "watch_machine"]

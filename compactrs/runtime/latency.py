@@ -86,6 +86,15 @@ def measure_latency(model: nn.Module | str | os.PathLike, sample_shape: Sequence
                 for batch in batches}
 
 
+def describe_latency(key: str, entry: dict) -> str:
+    """One line for a latency entry: the median with its threads, the error, or a warning when it was contended."""
+    if "median_ms" not in entry:
+        return f"{key}: not measured ({entry.get('error', 'no timing recorded')})"
+    conditions = entry.get("conditions") or {}
+    warning = f" — CONTENDED ({conditions.get('reason')}); re-measure on a quiet machine" if conditions.get("contended") else ""
+    return f"{key}: median {entry['median_ms']:.3f} ms (p90 {entry['p90_ms']:.3f} ms, {entry.get('threads', '?')} threads){warning}"
+
+
 def speedup(before: dict, after: dict) -> float | None:
     """``before`` median / ``after`` median for two latency entries; None when either one holds an error."""
     if "median_ms" not in before or "median_ms" not in after:

@@ -71,6 +71,8 @@ def train(model: str, data: str | Dataset = "synthetic", config: TrainConfig | N
         model_kwargs: extra options of the model (e.g. ``{"width": 32}``).
     """
     config = config or TrainConfig()
+    if config.epochs < 1:
+        raise ConfigError(f"--epochs {config.epochs} trains nothing; pass --epochs 1 or more (TrainConfig(epochs=N) in Python)")
     dataset = _resolve_dataset(data, config.seed)
     arch = arch_of(model, dataset.in_bands, dataset.num_classes, **(model_kwargs or {}))
     seed_everything(config.seed)  # the initial weights are part of what the seed reproduces
@@ -82,7 +84,7 @@ def train(model: str, data: str | Dataset = "synthetic", config: TrainConfig | N
 def evaluate_run(run: str | os.PathLike, data: str | Dataset | None = None) -> dict:
     """Re-score a run directory's model.pt on the test split of ``data`` (default: the dataset it was trained on).
 
-    Returns ``{"oa", "aa", "kappa", "per_class_acc", "confusion", "n", "dataset", "reported": {...}}``
+    Returns ``{"oa", "aa", "kappa", "per_class_acc", "confusion", "n", "class_names", "dataset", "reported": {...}}``
     where ``reported`` holds the run's own report.json metrics for comparison (None if absent).
     """
     run = Path(run)
@@ -104,4 +106,4 @@ def evaluate_run(run: str | os.PathLike, data: str | Dataset | None = None) -> d
         except ValueError as exc:
             raise ArtifactError(f"'{report_path}' is not valid JSON ({exc}); re-create the run") from exc
         reported = {k: report.get(k) for k in ("oa", "aa", "kappa", "dataset")}
-    return {**metrics, "dataset": dataset.spec, "run": str(run), "reported": reported}
+    return {**metrics, "class_names": list(dataset.class_names), "dataset": dataset.spec, "run": str(run), "reported": reported}

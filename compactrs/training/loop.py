@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from compactrs._progress import Progress
-from compactrs.errors import ConfigError
+from compactrs.errors import ConfigError, TrainingDiverged
 from compactrs.training.losses import LOSSES, make_loss
 from compactrs.training.metrics import classification_metrics
 
@@ -36,12 +36,22 @@ class TrainConfig:
     eval_batch_size: int = 256
 
     def __post_init__(self):
+        # epochs = 0 is allowed here (a stage may skip its fine-tune); compactrs.train itself refuses it.
         if self.epochs < 0:
             raise ConfigError(f"epochs must be >= 0, got {self.epochs}")
-        if self.batch_size < 1:
-            raise ConfigError(f"batch size must be >= 1, got {self.batch_size}")
-        if self.lr <= 0:
-            raise ConfigError(f"learning rate must be positive, got {self.lr}")
+        for name in ("batch_size", "eval_batch_size"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name.replace('_', ' ')} must be >= 1, got {getattr(self, name)}")
+        if self.threads is not None and self.threads < 1:
+            raise ConfigError(f"threads must be >= 1 (or None for all cores), got {self.threads}")
+        if not self.lr > 0:
+            raise ConfigError(f"learning rate must be positive, got {self.lr}; e.g. --lr 0.05")
+        if not 0 <= self.lr_min <= self.lr:
+            raise ConfigError(f"lr_min must be in [0, lr={self.lr}], got {self.lr_min}")
+        if not 0 <= self.momentum < 1:
+            raise ConfigError(f"momentum must be in [0, 1), got {self.momentum}")
+        if not self.weight_decay >= 0:
+            raise ConfigError(f"weight decay must be >= 0, got {self.weight_decay}")
         if self.loss not in LOSSES:
             raise ConfigError(f"unknown loss '{self.loss}'; valid: {', '.join(LOSSES)}")
         if not 0.0 <= self.label_smoothing < 1.0:
@@ -153,7 +163,9 @@ def train_one_epoch(
         logits = model(_as_input(xb, config.channels_last))
         loss = loss_fn(logits, yb)
         if not torch.isfinite(loss):
-            raise FloatingPointError(f"training loss became {loss.item()} at step {step}; lower the learning rate")
+            raise TrainingDiverged(f"training loss became {loss.item()} at step {step} with learning rate "
+                                   f"{optimizer.param_groups[0]['lr']:.3g}; lower it (compactrs train --lr, "
+                                   f"TrainConfig(lr=...) in Python) or check the data for extreme values")
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)

@@ -5,6 +5,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from compactrs.errors import ConfigError
+
 LOSSES = ("ce", "focal")
 
 
@@ -35,4 +37,4 @@ def make_loss(name: str, label_smoothing: float = 0.0, gamma: float = 2.0) -> nn
         return nn.CrossEntropyLoss(label_smoothing=label_smoothing)
     if name == "focal":
         return FocalLoss(gamma=gamma, label_smoothing=label_smoothing or 0.1)
-    raise ValueError(f"unknown loss '{name}'; valid: {', '.join(LOSSES)}")
+    raise ConfigError(f"unknown loss '{name}'; valid: {', '.join(LOSSES)}")

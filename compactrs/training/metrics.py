@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from compactrs.errors import DataError
+
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, num_classes: int) -> np.ndarray:
     """``cm[i, j]`` = number of samples of true class ``i`` predicted as ``j``."""
@@ -20,7 +22,7 @@ def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray, num_classes: 
     cm = confusion_matrix(y_true, y_pred, num_classes)
     total = cm.sum()
     if total == 0:
-        raise ValueError("no samples to score")
+        raise DataError("no samples to score: the test split is empty; use more data or a larger test fraction (test=0.3)")
     support = cm.sum(axis=1)
     correct = np.diag(cm)
     per_class = [float(c / s) if s else None for c, s in zip(correct, support)]

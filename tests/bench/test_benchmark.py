@@ -15,7 +15,7 @@ FAST = {"warmup": 1, "min_runs": 3, "min_seconds": 0.0}
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("bench") / "run"
-    train("resnet8", "synthetic,n=20,size=16", TrainConfig(epochs=0, threads=1), out, {"width": 8})
+    train("resnet8", "synthetic,n=20,size=16", TrainConfig(epochs=1, threads=1), out, {"width": 8})
     return out
 
 
@@ -50,3 +50,14 @@ def test_cli_bench_json_and_bad_options(run, capsys):
     assert main(["bench", str(run), "--batch", "0,x"]) != 0
     assert main(["bench", str(run), "--runtime", "tensorrt"]) != 0
     assert "error:" in capsys.readouterr().err
+
+
+def test_threads_help_states_the_real_default():
+    from click.testing import CliRunner
+
+    from compactrs.cli import cli
+
+    bench_help = " ".join(CliRunner().invoke(cli, ["bench", "--help"]).output.split())
+    assert "all cores" not in bench_help and "[default: 1" in bench_help.split("--threads", 1)[1][:120]
+    train_help = " ".join(CliRunner().invoke(cli, ["train", "--help"]).output.split())
+    assert "[default: all cores]" in train_help.split("--threads", 1)[1][:120]

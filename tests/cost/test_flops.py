@@ -57,3 +57,28 @@ def test_parse_ms():
     assert parse_ms("2ms") == 2.0 and parse_ms("500us") == 0.5 and parse_ms("0.01s") == 10.0
     with pytest.raises(ConfigError):
         parse_ms("fast")
+
+
+@pytest.mark.parametrize("name", [n for n in __import__("compactrs").list_models() if n != "cellnet"])
+def test_registry_cost_equals_the_fvcore_count_of_the_built_model(name):
+    # registry_cost (what 'compactrs models' lists) counts plain networks on the meta device without fvcore;
+    # it must give exactly the MACs every other command reports for the same model and input.
+    from compactrs.cost import registry_cost
+
+    fast = registry_cost(name, 4, 5, (12, 12))
+    assert fast == model_cost(create_model(name, 4, 5), 4, (12, 12))
+    assert fast["macs"] > 0
+
+
+def test_registry_cost_falls_back_to_fvcore_for_layers_it_does_not_vouch_for(tmp_path, monkeypatch):
+    # LayerNorm is priced by fvcore but not by torch's FLOP counter: such a network must take the fvcore path.
+    (tmp_path / "normnets.py").write_text(
+        "from torch import nn\n"
+        "def ln_net(in_bands, num_classes):\n"
+        "    return nn.Sequential(nn.Flatten(), nn.LayerNorm(in_bands * 16), nn.Linear(in_bands * 16, num_classes))\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from compactrs.cost import registry_cost
+
+    expected = model_cost(create_model("normnets:ln_net", 2, 3), 2, (4, 4))
+    assert registry_cost("normnets:ln_net", 2, 3, (4, 4)) == expected
+    assert expected["macs"] > 32 * 3  # the LayerNorm's cost is in it

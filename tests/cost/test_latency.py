@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -29,16 +27,6 @@ GENOTYPE = {"normal": [["sep_conv_3x3", 0], ["max_pool_3x3", 1], ["sep_conv_3x3"
             "depths": [1, 1]}
 
 
-_NO_TORCH = """
-import sys, runpy
-class Block:
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("torch", "compactrs"):
-            raise ImportError("blocked in this test: " + name)
-sys.meta_path.insert(0, Block())
-sys.argv = sys.argv[1:]
-runpy.run_path(sys.argv[0], run_name="__main__")
-"""
 
 
 @pytest.fixture(scope="module")
@@ -50,10 +38,9 @@ def emitted(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def tiny_profile(emitted) -> Path:
+def tiny_profile(emitted, device_python) -> Path:
     """The emitted folder measured by deploy/profile_runner.py with torch and compactrs unimportable."""
-    result = subprocess.run([sys.executable, "-c", _NO_TORCH, str(REPO / "compactrs" / "deploy" / "profile_runner.py"), str(emitted),
-                             "--min-seconds", "0.01", "--quiet"], capture_output=True, text=True, timeout=300)
+    result = device_python(REPO / "compactrs" / "deploy" / "profile_runner.py", emitted, "--min-seconds", "0.01", "--quiet", timeout=300)
     assert result.returncode == 0, result.stderr
     out = emitted.parent / "tiny.json"
     assert main(["profile", "--from-measurements", str(emitted), "--out", str(out)]) == 0
@@ -168,6 +155,8 @@ def test_profile_runner_output_matches_the_manifest(emitted, tiny_profile):
     assert all(r["median_ms"] > 0 and r["p90_ms"] >= r["median_ms"] and r["n"] >= 50 for r in results["records"])
     data = json.loads(tiny_profile.read_text())
     assert data["validation"]["n"] == 3 and data["overhead"]["fit"]["n"] == 3
+    assert isinstance(data["measurement"]["conditions"]["contended"], bool)  # the device's state, carried into the profile
+    assert (emitted / "deploy" / "profile_runner.py").is_file()  # the runner travels with the graphs
     # The same records rebuild the same profile.
     rebuilt = profile_from_results(results, emitted.parent / "again.json")
     assert rebuilt.predict_genotype(GENOTYPE, 3, 8, 3, init_channels=4) == pytest.approx(
@@ -183,6 +172,7 @@ def test_profile_measures_in_process_and_fits(tmp_path):
     assert main(args) == 0
     profile = LatencyProfile.load(out)
     assert profile.data["measurement"]["timing"]["clock"] == "cpu"
+    assert profile.data["measurement"]["conditions"]["reason"]  # contended or quiet, and why
     assert {e["op"] for e in profile.data["entries"]} == {"sep_conv_3x3", "skip_connect", "relu_conv_bn", "add",
                                                          "concat", "stem", "head"}
     assert profile.data["overhead"]["fit"]["n"] == 2 and profile.data["validation"] is None
@@ -195,11 +185,11 @@ def test_cpu_clock_needs_one_thread(capsys):
     assert "needs --threads 1" in capsys.readouterr().err
 
 
-def test_runner_is_blocked_from_torch_for_real(tmp_path):
+def test_runner_is_blocked_from_torch_for_real(tmp_path, device_python):
     script = tmp_path / "probe.py"
     script.write_text("import torch\n")
-    result = subprocess.run([sys.executable, "-c", _NO_TORCH, str(script)], capture_output=True, text=True, timeout=60)
-    assert result.returncode != 0 and "blocked in this test: torch" in result.stderr
+    result = device_python(script, timeout=60)
+    assert result.returncode != 0 and "torch is not available on the device" in result.stderr
 
 
 def test_unread_cell_inputs_are_not_priced(tiny_profile):

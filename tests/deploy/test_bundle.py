@@ -13,7 +13,8 @@ def test_bundle_contents_and_manifest(ip_bundle):
     bundle, manifest = ip_bundle
     for name in ("model.onnx", "model.int8.onnx", "manifest.json", "golden.npz", "calibration.npy", "deploy/verify.py",
                  "deploy/run.py", "deploy/bench.py", "deploy/build_engine.py", "deploy/profile_runner.py", "deploy/__init__.py",
-                 "deploy/bundle.py", "deploy/runners.py", "deploy/timing.py", "deploy/machine.py", "deploy/tensorrt_engine.py"):
+                 "deploy/bundle.py", "deploy/patches.py", "deploy/runners.py", "deploy/timing.py", "deploy/machine.py",
+                 "deploy/tensorrt_engine.py"):
         assert (bundle / name).is_file(), name
     on_disk = json.loads((bundle / "manifest.json").read_text())
     assert on_disk["files"]["model.onnx"] == sha256_file(bundle / "model.onnx")

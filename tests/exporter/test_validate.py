@@ -41,6 +41,29 @@ def test_top1_agreement_and_oa_drop_use_only_labelled_rows():
     assert oa_drop(0.3)(reference, candidate, inputs)["passed"]
 
 
+@pytest.mark.parametrize("precision,option", [("int8", "--min-agreement"), ("fp16", "--min-agreement"), ("fp32", "--atol / --rtol")])
+def test_a_failed_check_names_the_option_that_sets_its_tolerance(precision, option):
+    from compactrs.exporter.validate import comparators_for, raise_if_failed
+
+    reference = np.array([[1, 0], [0, 1], [1, 0], [0, 1]], float)
+    candidate = np.array([[0, 1], [0, 1], [0, 1], [0, 1]], float)  # half the predictions flip
+    inputs = _inputs([0, 1, 0, 1])
+    results = [compare(reference, candidate, inputs) for compare in comparators_for(precision)]
+    report = {"reference": "torch", "candidate": "onnxruntime", "comparisons": results}
+    with pytest.raises(ValidationFailed, match=f"relax {option}"):
+        raise_if_failed(report, precision)
+    if precision != "fp32":  # OA drop is judged too, with its own option
+        with pytest.raises(ValidationFailed, match="relax --max-oa-drop"):
+            raise_if_failed({**report, "comparisons": results[1:]}, precision)
+
+
+def test_short_calibration_is_said_on_the_console_even_with_json(synthetic_run, tmp_path, capsys):
+    code = main(["export", str(synthetic_run), "--int8", "--calib", "500", "--no-simplify", "--json", "--out", str(tmp_path / "b")])
+    err = capsys.readouterr().err
+    assert code in (0, 3), err  # whether INT8 then passes its check does not matter here
+    assert "note: --calib 500 asked but the training split" in err
+
+
 @pytest.fixture(scope="module")
 def synthetic_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "r8"

@@ -141,3 +141,16 @@ def test_cell_network_prunes_inside_ops_and_explains_its_floor(tmp_path):
     with pytest.raises(TargetError, match="of the MACs are in layers whose channels must stay"):
         prune("cellnet", "synthetic,n=12,size=16", PruneConfig(flops_ratio=0.3, **common), out=tmp_path / "never",
               model_kwargs={"genotype": genotype})
+
+
+@pytest.mark.parametrize("runtime", ["onnxruntime", "torch"])
+def test_latency_without_a_thread_count_records_the_real_one(runtime):
+    # prune's default (no --threads) once reported "None threads"; every latency record must say what ran
+    from compactrs.runtime import measure_latency
+    from compactrs.runtime.latency import REPORT_TIMING
+
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4, 2))
+    fast = type(REPORT_TIMING)(warmup=1, min_runs=3, min_seconds=0.0)
+    (entry,) = measure_latency(net, (3, 8, 8), runtime, (1,), threads=None, config=fast).values()
+    assert isinstance(entry["threads"], int) and entry["threads"] >= 1, entry

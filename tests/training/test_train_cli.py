@@ -14,7 +14,7 @@ from compactrs.training import load_checkpoint, read_checkpoint
 def ip_run(tmp_path_factory, indian_pines):
     out = tmp_path_factory.mktemp("runs") / "ip-patchcnn"
     result = CliRunner().invoke(cli, ["train", "patchcnn", "--data", f"hsi:{indian_pines}", "--epochs", "8",
-                                      "--threads", "2", "--out", str(out), "--json"])
+                                      "--threads", "1", "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
     return out, json.loads(result.output)
 
@@ -112,3 +112,13 @@ def test_help_explains_units():
     for command in ("data", "models", "train", "eval"):
         sub = CliRunner().invoke(cli, [command, "--help"])
         assert sub.exit_code == 0 and "Usage" in sub.output
+
+
+def test_eval_prints_class_names_not_numbers(ip_run):
+    out, report = ip_run
+    result = CliRunner().invoke(cli, ["eval", str(out)])
+    assert result.exit_code == 0, result.output
+    names = json.loads((out / "config.json").read_text()).get("class_names") or report.get("class_names")
+    names = names or json.loads(CliRunner().invoke(cli, ["eval", str(out), "--json"]).output)["class_names"]
+    assert len(names) == 4 and all(str(name) in result.output for name in names)
+    assert "class 0" not in result.output
