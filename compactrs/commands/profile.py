@@ -93,7 +93,10 @@ def command(ctx, runtime, threads, batch, method, inputs, in_bands, input_size, 
                         max_depth, fit_archs, node_runs, min_seconds, clock, seed, out, emit_dir, validate_archs,
                         as_json)
         return
-    in_bands, input_size, init_channels = in_bands or "10", input_size or "32", init_channels or "16"
+    # an empty value is a value (and an error), not "use the default"
+    in_bands = "10" if in_bands is None else in_bands
+    input_size = "32" if input_size is None else input_size
+    init_channels = "16" if init_channels is None else init_channels
     fit_archs = 40 if fit_archs is None else fit_archs
     import time
 
@@ -220,19 +223,24 @@ def _kernel_profile(runtime, threads, batch, inputs, in_bands, input_size, init_
                           f"implemented for them: use '--method ops' for a TensorRT profile")
     if clock == "cpu" and threads != 1:
         raise ConfigError(f"--clock cpu measures the runtime's calling thread, so it needs --threads 1 (got {threads})")
-    if inputs:
+    if inputs is not None:
         shapes = tuple(_shape(text) for text in inputs.split(",") if text.strip())
-    elif in_bands or input_size:
-        shapes = tuple(itertools.product(_int_list(in_bands or "10", "in-bands"), _int_list(input_size or "32", "input-size")))
+        if not shapes:
+            raise ConfigError(f"cannot read --inputs '{inputs}'; write BANDSxSIDE shapes, e.g. 200x9,10x32")
+    elif in_bands is not None or input_size is not None:
+        shapes = tuple(itertools.product(_int_list("10" if in_bands is None else in_bands, "in-bands"),
+                                         _int_list("32" if input_size is None else input_size, "input-size")))
     else:
         shapes = DATASET_INPUTS
     config = KernelProfileConfig(
-        inputs=shapes, init_channels=_int_list(init_channels, "init-channels") if init_channels else WIDTHS,
+        inputs=shapes, init_channels=WIDTHS if init_channels is None else _int_list(init_channels, "init-channels"),
         num_classes=_int_list(classes, "classes"),
-        ops=tuple(op.strip() for op in ops.split(",") if op.strip()) if ops else (), blocks=blocks,
+        ops=tuple(op.strip() for op in ops.split(",") if op.strip()) if ops is not None else (), blocks=blocks,
         max_depth=max_depth, threads=threads, batch=batch, fit_archs=60 if fit_archs is None else fit_archs,
         validate_archs=validate_archs, node_runs=node_runs, seed=seed,
         timing=TimingConfig(min_runs=10, min_seconds=min_seconds, rounds=2, clock=clock))
+    if ops is not None and not config.ops:
+        raise ConfigError(f"cannot read --ops '{ops}'; give op names separated by commas, or leave --ops out for every op")
     if config.fit_archs < 2:
         raise ConfigError(f"--fit-archs {config.fit_archs} is too few to fit the whole-network term; use 2 or more")
     command_line = "compactrs profile " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["profile"] else [])
