@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import re
 import sys
+from pathlib import Path
 
 import click
 
@@ -43,15 +44,24 @@ def _print_profile(result: dict) -> None:
               help="runtime to measure in (tensorrt: emit graphs here, measure on the device)")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="runtime intra-op threads")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="batch size of every graph")
-@click.option("--in-bands", default="10", show_default=True, help="input bands the stem may see (list, e.g. 10,13)")
-@click.option("--input-size", default="32", show_default=True, help="input patch sizes (list, e.g. 9,32)")
-@click.option("--init-channels", default="16", show_default=True, help="first-cell widths the search may use (list)")
+@click.option("--method", type=click.Choice(["kernels", "ops"]), default="kernels", show_default=True,
+              help="kernels: the optimised graph's kernels profiled in situ, a regressor per kernel type; "
+                   "ops: the previous table of ops each timed alone")
+@click.option("--inputs", default=None,
+              help="kernels: input shapes BANDSxSIDE (list) [default: the shipped datasets' 200x9,3x32,10x32,3x64,13x64]")
+@click.option("--in-bands", default=None, help="input bands the stem may see (list, e.g. 10,13) [ops default: 10]")
+@click.option("--input-size", default=None, help="input patch sizes (list, e.g. 9,32) [ops default: 32]")
+@click.option("--init-channels", default=None,
+              help="first-cell widths the search may use (list) [kernels: every even width 8–64; ops: 16]")
 @click.option("--classes", default="10", show_default=True, help="class counts of the head (list)")
 @click.option("--ops", default=None, help="candidate ops (comma list; default: every op of compactrs.nn.ops.OPS)")
 @click.option("--blocks", type=click.IntRange(min=1), default=3, show_default=True, help="blocks (reductions + 1)")
 @click.option("--max-depth", type=click.IntRange(min=1), default=5, show_default=True, help="most normal cells per block")
-@click.option("--fit-archs", type=click.IntRange(min=0), default=40, show_default=True,
-              help="random whole networks measured to fit the overhead model")
+@click.option("--fit-archs", type=click.IntRange(min=0), default=None,
+              help="random whole networks measured to fit the model [kernels: 60 (≤ 2 cells per block), a third drawn "
+                   "adaptively; ops: 40]")
+@click.option("--node-runs", type=click.IntRange(min=1), default=20, show_default=True,
+              help="kernels: profiled runs per network (per-node durations, trimmed mean)")
 @click.option("--min-seconds", type=click.FloatRange(min=0.0), default=0.3, show_default=True, help="timing per graph")
 @click.option("--clock", type=click.Choice(["wall", "cpu"]), default="wall", show_default=True,
               help="wall time, or the runtime thread's CPU time (robust on a shared busy machine; needs --threads 1)")
@@ -60,26 +70,40 @@ def _print_profile(result: dict) -> None:
 @click.option("--emit", "emit_dir", type=click.Path(file_okay=False), default=None,
               help="only write the op graphs + manifest to DIR, for deploy/profile_runner.py on the device")
 @click.option("--validate-archs", type=click.IntRange(min=0), default=0, show_default=True,
-              help="with --emit: also emit N validation networks (scored when the measurements are imported)")
+              help="also measure N validation networks (kernels: timed interleaved with the fitting networks; "
+                   "with --emit: scored when the measurements are imported)")
 @click.option("--from-measurements", "measurements", type=click.Path(), default=None,
               help="build the profile from a deploy/profile_runner.py output (measurements.json or its folder)")
 @json_option()
 @click.pass_context
-def command(ctx, runtime, threads, batch, in_bands, input_size, init_channels, classes, ops, blocks, max_depth,
-            fit_archs, min_seconds, clock, seed, out, emit_dir, validate_archs, measurements, as_json) -> None:
-    """Measure the latency of every candidate op of the search space in every context it can take.
+def command(ctx, runtime, threads, batch, method, inputs, in_bands, input_size, init_channels, classes, ops, blocks,
+            max_depth, fit_archs, node_runs, min_seconds, clock, seed, out, emit_dir, validate_archs, measurements,
+            as_json) -> None:
+    """Measure a latency profile of the search space on this machine.
 
-    Each part (op, preprocess, add, concat, stem, head) is exported as its own ONNX graph, timed in the
-    runtime (warm-up, median and p90, noisy entries re-measured) minus an identity graph's per-call cost;
-    per-op scales and per-edge overheads are then fitted on --fit-archs measured whole networks. Score the
-    profile on fresh networks with 'compactrs profile validate PROFILE --archs 50'.
+    --method kernels (default): random networks of the region are exported, optimised by onnxruntime and
+    profiled node by node (the kernels that really run, fusions included); a regressor per kernel type is
+    fitted on them, and a whole-network term on end-to-end times. --method ops: the previous table of ops
+    each timed alone. Score a profile on fresh networks with 'compactrs profile validate PROFILE'.
     """
     if ctx.invoked_subcommand is not None:
         return
+    if method == "kernels" and not measurements:  # a measurements file says itself what was measured
+        _kernel_profile(runtime, threads, batch, inputs, in_bands, input_size, init_channels, classes, ops, blocks,
+                        max_depth, fit_archs, node_runs, min_seconds, clock, seed, out, emit_dir, validate_archs,
+                        as_json)
+        return
+    # an empty value is a value (and an error), not "use the default"
+    in_bands = "10" if in_bands is None else in_bands
+    input_size = "32" if input_size is None else input_size
+    init_channels = "16" if init_channels is None else init_channels
+    fit_archs = 40 if fit_archs is None else fit_archs
     import time
 
     from compactrs._progress import progress_bar
     from compactrs.cost._build import ProfileConfig, emit_profile_graphs, load_results, measure_profile, profile_from_results
+    from compactrs.cost._kernel_build import NETWORKS_SCHEMA as KERNEL_MANIFEST_SCHEMA
+    from compactrs.cost._kernel_pipeline import kernel_profile_from_results
     from compactrs.deploy.bundle import copy_package
     from compactrs.deploy.timing import TimingConfig
     from compactrs.errors import ConfigError
@@ -104,7 +128,13 @@ def command(ctx, runtime, threads, batch, in_bands, input_size, init_channels, c
             return
         out = out or _default_out(runtime, threads, batch)
         if measurements:
-            profile = profile_from_results(load_results(measurements), out, command=command_line)
+            results = load_results(measurements)
+            if results["manifest"].get("schema") == KERNEL_MANIFEST_SCHEMA:
+                folder = Path(measurements) if Path(measurements).is_dir() else Path(measurements).parent
+                profile = kernel_profile_from_results(results, folder, out, command=command_line)
+                _emit_kernel_result(profile, out, time.perf_counter() - started, as_json)
+                return
+            profile = profile_from_results(results, out, command=command_line)
         else:
             profile = measure_profile(config, out, progress, command=command_line)
     fit = profile.data["overhead"].get("fit") or {}
@@ -118,22 +148,152 @@ def command(ctx, runtime, threads, batch, in_bands, input_size, init_channels, c
 
 @command.command("validate")
 @click.argument("profile_path", metavar="PROFILE", type=click.Path())
-@click.option("--archs", type=click.IntRange(min=1), default=50, show_default=True,
-              help="random networks (not from the fitting set) to measure end to end")
-@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="scatter plot PNG [default: PROFILE.png]")
-@click.option("--seed", type=int, default=None, help="seed of the validation networks [default: the fitting seed]")
+@click.option("--archs", type=click.IntRange(min=1), default=100, show_default=True,
+              help="random networks of the profile's region (not from its fitting set) to measure end to end")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None, help="write a predicted-vs-measured scatter plot here")
+@click.option("--seed", type=int, default=None, help="seed of the validation networks")
+@click.option("--min-within", type=click.FloatRange(0.0, 1.0), default=None,
+              help="gate: exit 3 when the share of networks predicted within ±10%% is below this (e.g. 0.9)")
+@click.option("--write", is_flag=True, help="record the validation block in PROFILE (default: PROFILE is not touched)")
+@click.option("--compare", "compare", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="another profile (e.g. an isolated-op table) to score on the same networks (repeatable)")
+@click.option("--drift-archs", type=click.IntRange(min=0), default=10, show_default=True,
+              help="kernel profiles: fitting networks re-timed in the same rounds (drift since profiling)")
 @json_option()
-def validate(profile_path, archs, plot, seed, as_json) -> None:
-    """Measure --archs fresh random networks end to end and record how well PROFILE predicts them.
+def validate(profile_path, archs, plot, seed, min_within, write, compare, drift_archs, as_json) -> None:
+    """Measure --archs fresh random networks end to end (two interleaved rounds each) and score PROFILE.
 
-    Writes the validation block (within ±10 %, MAPE, Spearman rho, per-network rows, a MACs-only linear
-    baseline) into PROFILE atomically, and a predicted-vs-measured scatter plot.
+    Reports the share within ±10 %, MAPE and Spearman rho beside the machine's test–retest agreement of the
+    same networks (its noise floor), a MACs-only linear baseline and any --compare profiles.
     """
     from compactrs._progress import progress_bar
-    from compactrs.cost._validate import validate_profile, validation_table
+    from compactrs.cost._validate import validate_any
 
     with progress_bar(show_progress(as_json)) as progress:
-        block = validate_profile(profile_path, archs, plot, seed, progress)
+        block = validate_any(profile_path, archs, plot, seed, write, compare, drift_archs, progress)
     summary = {k: v for k, v in block.items() if k != "archs"}
-    emit(summary, as_json, lambda b: click.echo(f"{validation_table(b)}\nplot: {b['plot']}\nwritten into {profile_path}"))
+    emit(summary, as_json, lambda b: click.echo(_validation_text(b, profile_path, write)))
+    _gate(block, min_within)
 
+
+def _validation_text(block: dict, profile_path: str, write: bool) -> str:
+    from compactrs.cost._validate import validation_table
+
+    lines = [validation_table(block)]
+    state = block.get("machine_state") or {}
+    if state.get("contended"):
+        lines.append(f"WARNING: measured under contention ({state['reason']}): these numbers are not the machine's")
+    if block.get("drift"):
+        lines.append(f"drift: fitting networks now take {block['drift']['median_ratio']:.2f}× their profiled time")
+    if block.get("plot"):
+        lines.append(f"plot: {block['plot']}")
+    lines.append(f"written into {profile_path}" if write else f"{profile_path} not modified (--write records the block)")
+    return "\n".join(lines)
+
+
+def _gate(block: dict, min_within) -> None:
+    from compactrs.errors import ValidationFailed
+
+    if min_within is not None and not block["within_10pct"] >= min_within:
+        raise ValidationFailed(f"the profile predicts {block['within_10pct']:.1%} of {block['n']} networks within ±10%, "
+                               f"below --min-within {min_within:.0%}; re-measure the profile on a quiet machine or with "
+                               f"more --fit-archs (machine noise floor: {_noise(block)})")
+
+
+def _noise(block: dict) -> str:
+    noise = block.get("noise_floor")
+    if not noise:
+        return "not measured"
+    return f"{noise['within_10pct']:.1%} of re-timings within ±10%, MAPE {noise['mape_pct']:.1f}%"
+
+
+def _kernel_profile(runtime, threads, batch, inputs, in_bands, input_size, init_channels, classes, ops, blocks,
+                    max_depth, fit_archs, node_runs, min_seconds, clock, seed, out, emit_dir, validate_archs,
+                    as_json) -> None:
+    import itertools
+    import time
+
+    from compactrs._progress import progress_bar
+    from compactrs.cost._kernel_pipeline import DATASET_INPUTS, WIDTHS, KernelProfileConfig, build_kernel_profile
+    from compactrs.cost._measure import TimingConfig
+    from compactrs.errors import ConfigError
+
+    if runtime != "onnxruntime":
+        raise ConfigError(f"kernel-level profiles profile onnxruntime's kernels; --runtime {runtime} is not "
+                          f"implemented for them: use '--method ops' for a TensorRT profile")
+    if clock == "cpu" and threads != 1:
+        raise ConfigError(f"--clock cpu measures the runtime's calling thread, so it needs --threads 1 (got {threads})")
+    if inputs is not None:
+        shapes = tuple(_shape(text) for text in inputs.split(",") if text.strip())
+        if not shapes:
+            raise ConfigError(f"cannot read --inputs '{inputs}'; write BANDSxSIDE shapes, e.g. 200x9,10x32")
+    elif in_bands is not None or input_size is not None:
+        shapes = tuple(itertools.product(_int_list("10" if in_bands is None else in_bands, "in-bands"),
+                                         _int_list("32" if input_size is None else input_size, "input-size")))
+    else:
+        shapes = DATASET_INPUTS
+    config = KernelProfileConfig(
+        inputs=shapes, init_channels=WIDTHS if init_channels is None else _int_list(init_channels, "init-channels"),
+        num_classes=_int_list(classes, "classes"),
+        ops=tuple(op.strip() for op in ops.split(",") if op.strip()) if ops is not None else (), blocks=blocks,
+        max_depth=max_depth, threads=threads, batch=batch, fit_archs=60 if fit_archs is None else fit_archs,
+        validate_archs=validate_archs, node_runs=node_runs, seed=seed,
+        timing=TimingConfig(min_runs=10, min_seconds=min_seconds, rounds=2, clock=clock))
+    if ops is not None and not config.ops:
+        raise ConfigError(f"cannot read --ops '{ops}'; give op names separated by commas, or leave --ops out for every op")
+    if config.fit_archs < 2:
+        raise ConfigError(f"--fit-archs {config.fit_archs} is too few to fit the whole-network term; use 2 or more")
+    command_line = "compactrs profile " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["profile"] else [])
+    out = out or _default_out(runtime, threads, batch)
+    started = time.perf_counter()
+    if emit_dir:
+        from compactrs.cost._kernel_pipeline import emit_kernel_graphs
+
+        with progress_bar(show_progress(as_json)) as progress:
+            folder = emit_kernel_graphs(config, emit_dir, progress)
+        emit({"emitted": str(folder), "manifest": str(folder / "manifest.json")}, as_json,
+             lambda r: click.echo(f"wrote {r['manifest']}; on the device run: python deploy/profile_runner.py "
+                                  f"{r['emitted']} --runtime onnxruntime --threads {threads}"))
+        return
+    with progress_bar(show_progress(as_json)) as progress:
+        log = (lambda message: None) if as_json else (lambda message: click.echo(
+            f"[{time.perf_counter() - started:5.0f} s] {message}", err=True))
+        log(f"profiling {config.fit_archs} fitting + {config.validate_archs} validation networks over "
+            f"{len(shapes)} input shapes, widths {min(config.init_channels)}–{max(config.init_channels)}")
+        profile = build_kernel_profile(config, out, progress, command=command_line, log=log)
+    _emit_kernel_result(profile, out, time.perf_counter() - started, as_json)
+
+
+def _emit_kernel_result(profile, out: str, seconds: float, as_json: bool) -> None:
+    data = profile.data
+    result = {"out": out, "kernel_types": len(data["kernels"]["samples"]), "fit_networks": data["network"]["fit"]["n"],
+              "seconds": seconds, "coefficients": profile.coefficients,
+              "machine_state": data["measurement"]["machine_state"], "warning": data["measurement"].get("warning"),
+              "validation": profile.validation and {k: v for k, v in profile.validation.items() if k != "archs"}}
+    emit(result, as_json, _print_kernel_profile)
+
+
+def _shape(text: str) -> tuple[int, int]:
+    from compactrs.errors import ConfigError
+
+    try:
+        bands, side = (int(part) for part in text.lower().strip().split("x"))
+    except ValueError:
+        bands = side = 0
+    if bands < 1 or side < 1:
+        raise ConfigError(f"cannot read input shape '{text}'; write BANDSxSIDE, e.g. 200x9,10x32")
+    return bands, side
+
+
+def _print_kernel_profile(result: dict) -> None:
+    click.echo(f"profile      {result['out']}")
+    click.echo(f"kernels      {result['kernel_types']} kernel types from {result['fit_networks']} fitting networks, "
+               f"{result['seconds']:.0f} s")
+    if result.get("validation"):
+        from compactrs.cost._validate import validation_table
+
+        click.echo(validation_table(result["validation"]))
+    else:
+        click.echo(f"validate     compactrs profile validate {result['out']} --archs 100")
+    if result.get("warning"):
+        click.echo(f"WARNING      {result['warning']}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import textwrap
 from pathlib import Path
 
 from compactrs.cost._build import validation_block
@@ -13,9 +14,45 @@ from compactrs.cost.latency import LatencyProfile
 from compactrs.errors import ConfigError
 
 
+def validate_any(path: str | os.PathLike, archs: int = 100, plot: str | os.PathLike | None = None,
+                 seed: int | None = None, write: bool = False, compare=(), drift_archs: int = 10, progress=None) -> dict:
+    """Validate a kernel-level or an isolated-op profile (by its schema); plot where ``plot`` says, if given.
+
+    ``compare``: paths of other profiles scored on the same networks (where they cover them). The profile is
+    rewritten only with ``write``.
+    """
+    from compactrs.cost._kernel_validate import isolated_op_predictor, validate_kernel_profile
+    from compactrs.cost.kernel_latency import KernelProfile
+    from compactrs.cost.latency import load_profile
+
+    profile = load_profile(path)
+    if isinstance(profile, KernelProfile):
+        others = {}
+        for other in compare:
+            loaded = load_profile(other)
+            others[f"{Path(other).stem}"] = (isolated_op_predictor(other) if not isinstance(loaded, KernelProfile)
+                                             else _kernel_predictor(loaded))
+        block = validate_kernel_profile(path, archs, seed, drift_archs, others, write=False, progress=progress)
+    else:
+        block = validate_profile(path, archs, None, seed, progress, write=False)
+    if plot:
+        block["plot"] = str(scatter_plot(block, Path(plot), title=f"{Path(path).name}: predicted vs measured"))
+    if write:
+        profile.data["validation"] = block
+        profile.save(path)
+    return block
+
+
+def _kernel_predictor(profile):
+    def predict(spec: dict) -> float:
+        return profile.predict_genotype(spec["genotype"], spec["in_bands"], spec["input_size"], spec["num_classes"],
+                                        spec["init_channels"], spec["stem_multiplier"])
+    return predict
+
+
 def validate_profile(path: str | os.PathLike, archs: int = 50, plot: str | os.PathLike | None = None,
-                     seed: int | None = None, progress=None) -> dict:
-    """Score profile ``path`` on ``archs`` random networks it was not fitted on; write the result into it.
+                     seed: int | None = None, progress=None, write: bool = False) -> dict:
+    """Score profile ``path`` on ``archs`` random networks it was not fitted on; with ``write``, record it in it.
 
     The networks come from the profile's own search space (seeded from the fitting seed + an offset, and
     never equal to a fitting network), are measured in the profile's runtime with its threads, batch and
@@ -47,11 +84,11 @@ def validate_profile(path: str | os.PathLike, archs: int = 50, plot: str | os.Pa
                  "p90_ms": record["p90_ms"]} for item, record in zip(items, records)]
     block = validation_block(profile, networks)
     block["seed"] = base_seed + VALIDATION_SEED_OFFSET
-    plot_path = Path(plot) if plot else Path(path).with_suffix(".png")
-    block["plot"] = str(plot_path)
-    scatter_plot(block, plot_path, title=f"{Path(path).name}: predicted vs measured")
-    profile.data["validation"] = block
-    profile.save(path)
+    if plot:
+        block["plot"] = str(scatter_plot(block, Path(plot), title=f"{Path(path).name}: predicted vs measured"))
+    if write:
+        profile.data["validation"] = block
+        profile.save(path)
     return block
 
 
@@ -71,9 +108,13 @@ def scatter_plot(block: dict, path: Path, title: str) -> Path:
     ax.plot([lo, hi], [lo, hi], color="black", linewidth=1)
     ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="tab:green", alpha=0.15, label="±10 %")
     ax.scatter(measured, predicted, s=14, color="tab:blue")
-    ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="measured latency (ms)", ylabel="predicted latency (ms)", title=title)
+    ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="measured latency (ms)", ylabel="predicted latency (ms)")
+    # a long profile name wraps instead of running off the figure
+    ax.set_title(textwrap.fill(title, 48), fontsize=9)
+    noise = block.get("noise_floor")
+    floor = f"\nre-timing within ±10%: {noise['within_10pct']:.1%}, MAPE {noise['mape_pct']:.1f}%" if noise else ""
     ax.text(0.03, 0.97, f"N={block['n']}  within ±10%: {block['within_10pct']:.1%}\nMAPE {block['mape_pct']:.1f}%  "
-            f"Spearman {block['spearman']:.3f}", transform=ax.transAxes, va="top", fontsize=9)
+            f"Spearman {block['spearman']:.3f}{floor}", transform=ax.transAxes, va="top", fontsize=9)
     ax.legend(loc="lower right")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,11 +126,15 @@ def scatter_plot(block: dict, path: Path, title: str) -> Path:
 
 def validation_table(block: dict) -> str:
     """The validation metrics (and baselines) as a fixed-width text table."""
-    lines = [f"{'predictor':<22} {'N':>4} {'within±10%':>11} {'MAPE %':>8} {'max %':>7} {'bias %':>7} {'Spearman':>9}"]
-    rows = [("profile (fitted)", block)] + list((block.get("baselines") or {}).items())
+    lines = [f"{'predictor':<24} {'N':>4} {'within±10%':>11} {'MAPE %':>8} {'max %':>7} {'bias %':>7} {'Spearman':>9}"]
+    rows = [("profile", block)] + list((block.get("baselines") or {}).items())
+    if block.get("noise_floor"):
+        rows.append(("re-timing (noise floor)", block["noise_floor"]))
     for name, m in rows:
-        lines.append(f"{name:<22} {m['n']:>4} {m['within_10pct']:>11.1%} {m['mape_pct']:>8.2f} {m['max_abs_pct']:>7.1f} "
-                     f"{m['bias_pct']:>7.2f} {m['spearman']:>9.3f}")
+        bias = f"{m['bias_pct']:>7.2f}" if "bias_pct" in m else f"{'-':>7}"
+        rho = f"{m['spearman']:>9.3f}" if "spearman" in m else f"{'-':>9}"
+        lines.append(f"{name:<24} {m['n']:>4} {m['within_10pct']:>11.1%} {m['mape_pct']:>8.2f} {m['max_abs_pct']:>7.1f} "
+                     f"{bias} {rho}")
     return "\n".join(lines)
 
 

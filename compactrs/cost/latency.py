@@ -168,6 +168,20 @@ class LatencyProfile:
         return self.data.get("validation")
 
 
-def load_profile(path: str | os.PathLike) -> LatencyProfile:
-    """Public alias of :meth:`LatencyProfile.load`."""
+def load_profile(path: str | os.PathLike):
+    """Load a latency profile: a kernel-level one (``compactrs.latency-profile/2``, the default of
+    ``compactrs profile``) as a ``KernelProfile``, an isolated-op table (``/1``) as a ``LatencyProfile``.
+
+    Both expose ``predict_genotype`` and the search's ``edge_ms`` / ``cell_base_ms`` / ``fixed_ms``.
+    """
+    import json
+
+    from compactrs.cost.kernel_latency import KERNEL_PROFILE_SCHEMA, KernelProfile
+
+    try:
+        schema = json.loads(Path(path).read_text(encoding="utf-8")).get("schema")
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError):
+        schema = None  # LatencyProfile.load names the problem
+    if schema == KERNEL_PROFILE_SCHEMA:
+        return KernelProfile.load(path)
     return LatencyProfile.load(path)

@@ -14,6 +14,8 @@ Modules:
     runners         the runner interface, the onnxruntime runner (session options in one place), the registry
                     of runtimes (name → runner, required module, install hint, file suffixes, precisions)
     tensorrt_engine TensorRT engine build and inference (one CUDA binding, via ctypes)
+    nodeprof        per-node timings of onnxruntime's optimised graph (enable_profiling): the kernels a
+                    kernel-level latency profile is fitted on
 
 Scripts (each has ``main()``), runnable three ways:
     python -m compactrs.deploy.verify BUNDLE     (compactrs installed)

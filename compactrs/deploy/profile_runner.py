@@ -9,8 +9,10 @@ Back on the workstation:  compactrs profile --from-measurements graphs/measureme
 
 Each graph is timed after a warm-up for at least --min-runs runs and --min-seconds, split over --rounds
 interleaved passes over the folder; a graph whose p90 exceeds its median by more than 25 % gets extra passes (timing.py).
-The output records median / p90 / min milliseconds per file, the machine's conditions over the whole run (contended or
-not, and why) and embeds the manifest, so the workstation needs nothing else.
+The output records median / p90 / min milliseconds (and each pass's median) per file, the machine's conditions over the
+whole run (contended or not, and why) and embeds the manifest, so the workstation needs nothing else. For a kernel-level
+profile (onnxruntime) every fitting network is also profiled node by node (nodeprof.py): its optimised graph is saved
+next to it and the per-node timings travel back in its record.
 """
 from __future__ import annotations
 
@@ -37,6 +39,8 @@ from .timing import TimingConfig, time_interleaved  # noqa: E402
 
 RESULTS_SCHEMA = "compactrs.profile-measurements/1"
 MANIFEST_SCHEMA = "compactrs.profile-graphs/1"
+#: a kernel-level profile's folder: whole networks, the fitting ones also profiled node by node (onnxruntime)
+KERNEL_MANIFEST_SCHEMA = "compactrs.kernel-profile-graphs/1"
 
 
 class GraphTimer:
@@ -82,8 +86,13 @@ def run_folder(folder: Path, args) -> dict:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise SystemExit(f"error: cannot read {manifest_path} ({exc}); pass a folder written by 'compactrs profile --emit'")
-    if manifest.get("schema") != MANIFEST_SCHEMA:
-        raise SystemExit(f"error: {manifest_path} has schema {manifest.get('schema')!r}, expected {MANIFEST_SCHEMA!r}")
+    kernels = manifest.get("schema") == KERNEL_MANIFEST_SCHEMA
+    if manifest.get("schema") not in (MANIFEST_SCHEMA, KERNEL_MANIFEST_SCHEMA):
+        raise SystemExit(f"error: {manifest_path} has schema {manifest.get('schema')!r}, expected {MANIFEST_SCHEMA!r} "
+                         f"or {KERNEL_MANIFEST_SCHEMA!r}")
+    if kernels and args.runtime != "onnxruntime":
+        raise SystemExit("error: a kernel-level profile profiles onnxruntime's nodes; run with --runtime onnxruntime "
+                         "(for TensorRT emit with 'compactrs profile --method ops --emit DIR')")
     threads = args.threads if args.threads is not None else manifest.get("threads")
     if args.clock == "cpu" and threads != 1:
         raise SystemExit("error: --clock cpu measures the calling thread, so it needs --threads 1")
@@ -99,12 +108,30 @@ def run_folder(folder: Path, args) -> dict:
     with watch_machine(cpu_bound=args.runtime != "tensorrt") as conditions:
         timed = time_interleaved(calls, config, log)
     records = [{"file": item["file"], **record} for item, record in zip(manifest["items"], timed)]
+    if kernels:
+        profile_fitting_kernels(folder, manifest, records, threads, rng, args.quiet)
     manifest["timing"] = config.to_dict()
     return {"schema": RESULTS_SCHEMA, "device": describe_machine(), "threads": threads,
             "runtime": {"name": args.runtime, "version": timer.version, "provider": timer.provider},
             "precision": precision, "seconds": time.perf_counter() - started,
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "conditions": conditions, "manifest": manifest, "records": records}
+
+
+def profile_fitting_kernels(folder: Path, manifest: dict, records: list, threads, rng, quiet: bool) -> None:
+    """Profile every fitting network node by node (its optimised graph saved beside it as ``*.opt.onnx``);
+    the per-node timings travel back in its record (``nodes``, ``optimized``)."""
+    from .nodeprof import profile_nodes
+
+    runs = int(manifest.get("node_runs", 20))
+    for item, record in zip(manifest["items"], records):
+        if item["role"] != "fit":
+            continue
+        record["optimized"] = item["file"].replace(".onnx", ".opt.onnx")
+        x = rng.standard_normal(tuple(item["input_shape"])).astype(np.float32)
+        record["nodes"] = profile_nodes(folder / item["file"], x, threads, 5, runs, folder / record["optimized"])
+    if not quiet:
+        print(f"profiled the kernels of {sum(item['role'] == 'fit' for item in manifest['items'])} networks", file=sys.stderr)
 
 
 def main(argv=None) -> int:

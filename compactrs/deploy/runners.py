@@ -67,7 +67,8 @@ AUTO_PROVIDERS = ("CUDAExecutionProvider", "CPUExecutionProvider")
 
 
 def onnxruntime_session(path: str | os.PathLike, threads: int | None = None, providers: list[str] | str | None = None,
-                        optimized_model_path: str | os.PathLike | None = None, enable_profiling: bool = False):
+                        optimized_model_path: str | os.PathLike | None = None, enable_profiling: bool = False,
+                        profile_prefix: str | None = None):
     """The one place compactrs configures onnxruntime: every session of the host and the device comes from here.
 
     Args:
@@ -76,6 +77,7 @@ def onnxruntime_session(path: str | os.PathLike, threads: int | None = None, pro
             the CPU), "auto" = ``AUTO_PROVIDERS`` that this onnxruntime build has (the device scripts).
         optimized_model_path: also save the graph as optimised for this machine (to see fused kernels).
         enable_profiling: write onnxruntime's per-node profile (``session.end_profiling()`` returns its path).
+        profile_prefix: path prefix of that profile file (default: onnxruntime's, in the working directory).
     """
     import onnxruntime as ort
 
@@ -88,6 +90,8 @@ def onnxruntime_session(path: str | os.PathLike, threads: int | None = None, pro
     if optimized_model_path is not None:
         options.optimized_model_filepath = str(optimized_model_path)
     options.enable_profiling = bool(enable_profiling)
+    if enable_profiling and profile_prefix:
+        options.profile_file_prefix = str(profile_prefix)
     if providers == "auto":
         providers = [p for p in AUTO_PROVIDERS if p in ort.get_available_providers()]
     return ort.InferenceSession(str(path), sess_options=options, providers=providers or ["CPUExecutionProvider"])

@@ -19,7 +19,7 @@ Public functions (signatures are stable; the latency profiler builds on them):
     time_callable(fn, config=None, cpu_bound=True) -> summary + {"clock", "conditions"}
         re-measures up to ``config.contention_retries`` times when the machine was busy, keeps the quietest
     time_interleaved(calls, config, on_pass=None) -> [{"median_ms", "p90_ms", "min_ms", "n", "remeasured", ...}]
-        the profiler's interleaved rounds (one record per callable, in order)
+        the profiler's interleaved rounds (one record per callable, in order; ``round_ms``: each pass's median)
 """
 from __future__ import annotations
 
@@ -143,9 +143,11 @@ def time_interleaved(calls: Sequence[Callable[[], object]], config: TimingConfig
 
     Returns:
         One record per callable, in order: ``median_ms``, ``mean_ms``, ``p90_ms``, ``p99_ms``, ``min_ms``,
-        ``n`` (timed calls), ``remeasured`` (extra passes), ``statistic``.
+        ``n`` (timed calls), ``remeasured`` (extra passes), ``statistic``, ``round_ms`` (the median of each
+        regular pass: their agreement is the test–retest noise floor).
     """
     samples: list[list[float]] = [[] for _ in calls]
+    round_ms: list[list[float]] = [[] for _ in calls]
     extra = [0] * len(calls)
     runs, seconds = -(-config.min_runs // config.rounds), config.min_seconds / config.rounds
     for round_index in range(config.rounds + config.retries):
@@ -153,8 +155,12 @@ def time_interleaved(calls: Sequence[Callable[[], object]], config: TimingConfig
             i for i in range(len(calls)) if spread(summarise(samples[i])) > NOISY_SPREAD]
         for i in todo:
             warmup = config.warmup if round_index == 0 else 2
-            samples[i] += time_samples(calls[i], config.clock, warmup, runs, seconds, max(1, config.max_runs // config.rounds))
+            timed = time_samples(calls[i], config.clock, warmup, runs, seconds, max(1, config.max_runs // config.rounds))
+            samples[i] += timed
             extra[i] += round_index >= config.rounds
+            if round_index < config.rounds:
+                round_ms[i].append(float(np.median(timed)))
         if on_pass is not None:
             on_pass(round_index, len(todo))
-    return [summarise(values, remeasured) for values, remeasured in zip(samples, extra)]
+    return [{**summarise(values, remeasured), "round_ms": rounds}
+            for values, remeasured, rounds in zip(samples, extra, round_ms)]

@@ -34,11 +34,11 @@ GENOTYPE_FORMAT = "compactrs.genotype/1"
 def load_profile(path: str):
     """Load a latency profile through ``compactrs.cost.latency.LatencyProfile`` (imported only when needed)."""
     try:
-        from compactrs.cost.latency import LatencyProfile
+        from compactrs.cost.latency import load_profile as load_any_profile
     except ImportError as exc:
         raise ConfigError(f"--profile needs compactrs.cost.latency, which cannot be imported here ({exc}); "
                           f"search with --flops-target alone") from exc
-    return LatencyProfile.load(path)
+    return load_any_profile(path)
 
 
 def _make_config(config: SearchConfig | None, options: dict) -> SearchConfig:

@@ -120,6 +120,8 @@ class LatencyCost:
 
     def __init__(self, profile):
         self.profile = profile
+        if hasattr(profile, "preprocess_parts"):  # a kernel-level profile prices each preprocessing conv apart
+            self.preprocess_parts = lambda *args: tuple(float(v) for v in profile.preprocess_parts(*args))
 
     def edge(self, op, channels, size, stride):
         return float(self.profile.edge_ms(op, channels, size, stride))

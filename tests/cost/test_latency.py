@@ -18,7 +18,7 @@ from compactrs.models import create_model
 from compactrs.nn.cells import random_genotype
 
 REPO = Path(__file__).resolve().parents[2]
-TINY = ["--in-bands", "3", "--input-size", "8", "--init-channels", "4", "--classes", "3",
+TINY = ["--method", "ops", "--in-bands", "3", "--input-size", "8", "--init-channels", "4", "--classes", "3",
         "--ops", "sep_conv_3x3,max_pool_3x3", "--blocks", "2", "--max-depth", "1", "--min-seconds", "0.01"]
 GENOTYPE = {"normal": [["sep_conv_3x3", 0], ["max_pool_3x3", 1], ["sep_conv_3x3", 2], ["max_pool_3x3", 0],
                        ["max_pool_3x3", 3], ["sep_conv_3x3", 1], ["sep_conv_3x3", 4], ["sep_conv_3x3", 2]],
@@ -132,7 +132,7 @@ def test_validate_writes_the_validation_block_and_a_plot(tiny_profile, tmp_path,
     profile_path = tmp_path / "p.json"
     profile_path.write_text(tiny_profile.read_text())
     plot = tmp_path / "scatter.png"
-    assert main(["profile", "validate", str(profile_path), "--archs", "3", "--plot", str(plot)]) == 0
+    assert main(["profile", "validate", str(profile_path), "--archs", "3", "--plot", str(plot), "--write"]) == 0
     printed = capsys.readouterr().out
     assert "within±10%" in printed and "macs_linear" in printed
     block = json.loads(profile_path.read_text())["validation"]
@@ -166,7 +166,7 @@ def test_profile_runner_output_matches_the_manifest(emitted, tiny_profile):
 def test_profile_measures_in_process_and_fits(tmp_path):
     # One block: no reduction cells, so a handful of graphs; two fitting networks.
     out = tmp_path / "one-block.json"
-    args = ["profile", "--in-bands", "2", "--input-size", "6", "--init-channels", "4", "--classes", "2",
+    args = ["profile", "--method", "ops", "--in-bands", "2", "--input-size", "6", "--init-channels", "4", "--classes", "2",
             "--ops", "sep_conv_3x3,skip_connect", "--blocks", "1", "--max-depth", "2", "--fit-archs", "2",
             "--min-seconds", "0.01", "--clock", "cpu", "--out", str(out)]
     assert main(args) == 0
@@ -179,6 +179,8 @@ def test_profile_measures_in_process_and_fits(tmp_path):
 
 
 def test_cpu_clock_needs_one_thread(capsys):
+    assert main(["profile", "--method", "ops", "--clock", "cpu", "--threads", "2", "--out", "unused.json"]) != 0
+    assert "needs --threads 1" in capsys.readouterr().err
     assert main(["profile", "--clock", "cpu", "--threads", "2", "--out", "unused.json"]) != 0
     assert "needs --threads 1" in capsys.readouterr().err
 

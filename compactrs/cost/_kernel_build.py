@@ -1,0 +1,217 @@
+"""Building a kernel-level profile: sample networks, profile them in situ, fit the per-kernel regressors.
+
+1. Random CellNets are drawn where the search space puts its kernels (every op, every width of the region,
+   every input size and band count of the shipped datasets) and exported to a folder (``emit_networks``).
+2. Each is measured twice over (``measure_networks``): once with onnxruntime's per-node profiler (the kernels
+   of its optimised graph, each timed in context over many runs; trimmed mean) and end to end without the
+   profiler, in interleaved rounds over *all* networks — fitting and validation alike — so the machine's
+   drift reaches both sets equally, and every network has one median per round (test–retest).
+3. The kernel samples of the fitting networks train one regressor per kernel type; the end-to-end times fit
+   the whole-network term (``fit_network_term``).
+4. Adaptive sampling: after a first batch, the ops whose kernels the regressors predict worst (leave-one-out)
+   are drawn more often in the next batch.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from compactrs.cost._kernel_model import SAMPLE_FIELDS, aggregate_samples, sample_row
+
+NETWORKS_SCHEMA = "compactrs.kernel-profile-graphs/1"
+
+
+def sample_specs(space: dict, n: int, seed: int, op_weights: dict | None = None, exclude=(),
+                 max_depth: int | None = None) -> list[dict]:
+    """``n`` random network specs from ``space``; ``op_weights`` biases which ops the genotypes use, ``max_depth``
+    (default: the space's) caps the cells per block."""
+    from compactrs.nn.cells import random_genotype
+
+    rng = np.random.default_rng(seed)
+    ops = list(space["ops"])
+    if op_weights:
+        # repeat each op in proportion to its weight: random_genotype draws uniformly from the list
+        total = sum(op_weights.get(op, 0.0) for op in ops) or 1.0
+        ops = [op for op in ops for _ in range(max(1, round(20 * op_weights.get(op, 0.0) / total * len(ops))))]
+    seen = {json.dumps(spec, sort_keys=True) for spec in exclude}
+    specs = []
+    while len(specs) < n:
+        depth = min(space["max_depth"], max_depth or space["max_depth"])
+        spec = {"genotype": random_genotype(rng, ops, space["nodes"], space["blocks"], depth),
+                **_input_shape(rng, space), "init_channels": int(rng.choice(space["init_channels"])),
+                "num_classes": int(rng.choice(space["num_classes"])), "stem_multiplier": int(space["stem_multiplier"])}
+        text = json.dumps(spec, sort_keys=True)
+        if text not in seen:
+            seen.add(text)
+            specs.append(spec)
+    return specs
+
+
+def _input_shape(rng, space: dict) -> dict:
+    """Bands and side drawn together from ``space["inputs"]`` (the datasets' shapes), else independently."""
+    if space.get("inputs"):
+        bands, size = space["inputs"][int(rng.integers(len(space["inputs"])))]
+        return {"in_bands": int(bands), "input_size": int(size)}
+    return {"in_bands": int(rng.choice(space["in_bands"])), "input_size": int(rng.choice(space["input_size"]))}
+
+
+def emit_networks(specs: list[dict], folder: Path, batch: int, role: str, start: int = 0, progress=None) -> list[dict]:
+    """Export each spec's CellNet as ``{role}-NNN.onnx`` (NNN from ``start``); manifest items
+    ``{"file", "role", "input_shape", "network"}`` (``macs`` is added from the kernels once they are read).
+
+    MACs are not counted with fvcore here: tracing a deep network a second time costs as much as exporting it.
+    """
+    from compactrs.cost._networks import network_input_shape, network_module
+    from compactrs.cost._opgraphs import export_graph
+
+    items = []
+    if progress is not None:
+        progress.start(f"{role}{start}", f"exporting {role} networks", len(specs))
+    for index, spec in enumerate(specs, start):
+        model = network_module(spec, index)
+        shape = network_input_shape(spec, batch)
+        name = f"{role}-{index:03d}.onnx"
+        export_graph(model, folder / name, shape)
+        items.append({"file": name, "role": role, "input_shape": list(shape), "network": spec})
+        if progress is not None:
+            progress.advance(f"{role}{start}")
+    if progress is not None:
+        progress.finish(f"{role}{start}")
+    return items
+
+
+def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: int = 20, progress=None) -> list[dict]:
+    """Per-node profile of every network of ``items`` (kernels in situ); one record per item.
+
+    Returns records ``{"file", "nodes", "optimized"}``: ``nodes`` is ``compactrs.deploy.nodeprof.profile_nodes``'s output (per
+    node of the optimised graph, which is saved in ``folder`` as ``optimized``).
+    """
+    from compactrs.deploy.nodeprof import profile_nodes
+
+    rng = np.random.default_rng(0)
+    records = []
+    if progress is not None:
+        progress.start("kernels", "profiling kernels in situ", len(items))
+    for item in items:
+        x = rng.standard_normal(tuple(item["input_shape"])).astype(np.float32)
+        optimized = item["file"].replace(".onnx", ".opt.onnx")
+        nodes = profile_nodes(folder / item["file"], x, threads, warmup=5, runs=node_runs, optimized_path=folder / optimized)
+        records.append({"file": item["file"], "nodes": nodes, "optimized": optimized})
+        if progress is not None:
+            progress.advance("kernels")
+    if progress is not None:
+        progress.finish("kernels")
+    return records
+
+
+def time_networks(folder: Path, items: list[dict], threads: int, timing, progress=None,
+                  conditions: dict | None = None) -> list[dict]:
+    """End-to-end times of every network in ``max(2, timing.rounds)`` interleaved rounds (the one timing loop).
+
+    Records ``{"file", "median_ms", "p90_ms", "round_ms", ...}``: ``round_ms`` holds each round's median
+    (test–retest), ``median_ms`` pools every sample. ``conditions`` is filled with the machine's state.
+    """
+    from dataclasses import replace
+
+    from compactrs.cost._measure import measure_folder
+
+    timing = replace(timing, rounds=max(2, timing.rounds))
+    return measure_folder(folder, items, threads, timing, progress, conditions)
+
+
+def record_kernels(folder: Path, record: dict, original: str) -> list[dict]:
+    """The kernels (configurations + measured µs) of one measured network record."""
+    from compactrs.cost.kernels import read_kernels
+
+    return read_kernels(folder / record["optimized"], record["nodes"], folder / original)
+
+
+def fit_network_term(networks: list[dict]) -> dict:
+    """Fit ``measured_us ≈ per_run + per_kernel · n_kernels + scale · Σ kernel µs`` (NNLS, relative error).
+
+    Args:
+        networks: ``{"measured_ms", "n_kernels", "kernel_us"}`` per fitting network (``kernel_us``: Σ of its
+            kernels' profiled times).
+    """
+    from scipy.optimize import nnls
+
+    y = np.array([n["measured_ms"] * 1e3 for n in networks])
+    x = np.array([[1.0, n["n_kernels"], n["kernel_us"]] for n in networks])
+    a, b = x / y[:, None], np.ones(len(y))
+    # a weak pull of the scale towards 1 (the profiled kernels are the network's time), as strong as one network
+    share = float(np.median(a[:, 2]))
+    solution, _ = nnls(np.vstack([a, [[0.0, 0.0, share]]]), np.concatenate([b, [share]]))
+    return {"per_run_us": float(solution[0]), "per_kernel_us": float(solution[1]), "scale": float(solution[2])}
+
+
+def op_errors(regressors: dict, kernels_by_network: list[tuple[dict, list[dict]]]) -> dict[str, float]:
+    """Leave-one-out relative error of the predicted edge time per op (which op to sample more)."""
+    errors: dict[str, list[float]] = {}
+    for spec, kernels in kernels_by_network:
+        per_op: dict[str, list[float]] = {}
+        for kernel in kernels:
+            path = kernel["source"].split(".")
+            if len(path) < 4 or path[0] != "cells" or path[2] != "edges":
+                continue
+            op = _edge_op(spec, int(path[1]), int(path[3]))
+            predicted = regressors[kernel["type"]].predict([sample_row(kernel)], exclude_self=True)[0]
+            pair = per_op.setdefault(op, [0.0, 0.0])
+            pair[0] += predicted
+            pair[1] += kernel["us"]
+        for op, (predicted, measured) in per_op.items():
+            errors.setdefault(op, []).append(abs(predicted - measured) / max(measured, 1e-3))
+    return {op: float(np.mean(values)) for op, values in errors.items()}
+
+
+def _edge_op(spec: dict, cell_index: int, edge: int) -> str:
+    genotype = spec["genotype"]
+    kinds = []
+    for block, depth in enumerate(genotype["depths"]):
+        kinds += (["reduce"] if block > 0 else []) + ["normal"] * int(depth)
+    return genotype[kinds[cell_index]][edge][0]
+
+
+def kernel_macs(kernels: list[dict]) -> int:
+    """MACs of a network's convolutions and linear layers as onnxruntime runs them (its kernels)."""
+    return int(sum(k["macs"] for k in kernels if k["op"] in ("Conv", "FusedConv", "Gemm", "MatMul")))
+
+
+def kernel_samples(folder: Path, items: list[dict], records: list[dict]) -> tuple[dict, list]:
+    """Aggregated kernel samples of ``items`` and, per network, ``(spec, kernels)``; sets each item's ``macs``."""
+    per_network = [(item["network"], record_kernels(folder, record, item["file"])) for item, record in zip(items, records)]
+    for item, (_, kernels) in zip(items, per_network):
+        item["macs"] = kernel_macs(kernels)
+    return aggregate_samples([k for _, ks in per_network for k in ks]), per_network
+
+
+def network_rows(items: list[dict], timings: list[dict], per_network: list | None = None) -> list[dict]:
+    """The end-to-end facts of each network (what the network term is fitted on and validation scores)."""
+    rows = []
+    for index, (item, record) in enumerate(zip(items, timings)):
+        row = {"network": item["network"], "macs": item["macs"], "measured_ms": record["median_ms"],
+               "round_ms": record["round_ms"], "p90_ms": record["p90_ms"]}
+        if per_network is not None:
+            kernels = per_network[index][1]
+            row.update({"n_kernels": len(kernels), "kernel_us": float(sum(k["us"] for k in kernels))})
+        rows.append(row)
+    return rows
+
+
+def fit_report(regressors: dict, samples: dict) -> dict:
+    """Per kernel type: samples, leave-one-out MAPE (how well the type generalises to a new configuration) and
+    the region of configurations it was measured over."""
+    report = {}
+    for kind, data in samples.items():
+        rows, us = np.asarray(data["rows"]), np.asarray(data["us"])
+        if len(us) >= 3:
+            loo = regressors[kind].predict(rows, exclude_self=True)
+            mape = float(np.mean(np.abs(loo - us) / np.maximum(us, 1e-3)) * 100)
+        else:
+            mape = None
+        columns = {f: rows[:, i] for i, f in enumerate(SAMPLE_FIELDS)}
+        report[kind] = {"configs": int(len(us)), "kernels": int(sum(data["counts"])), "loo_mape_pct": mape,
+                        "region": {f: [int(columns[f].min()), int(columns[f].max())]
+                                   for f in ("c_in", "c_out", "h_out", "k_h", "stride", "groups")}}
+    return report

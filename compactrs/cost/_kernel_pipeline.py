@@ -1,0 +1,267 @@
+"""``compactrs profile`` (kernel level): sample → profile kernels in situ → fit → time end to end → validate.
+
+The time budget is set by the network counts: every network costs one export, one profiled session
+(``node_runs`` runs) and ``rounds`` end-to-end rounds of ``min_seconds / rounds``. Fitting and validation
+networks are timed end to end in the same interleaved rounds.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from compactrs.cost import _kernel_build as kb
+from compactrs.cost._fit import accuracy_metrics, macs_linear_fit
+from compactrs.cost._kernel_model import fit_regressors, merge_samples
+from compactrs.deploy.timing import TimingConfig
+from compactrs.cost.kernel_latency import KERNEL_PROFILE_SCHEMA, KernelProfile
+from compactrs.errors import ConfigError
+
+#: the input shapes (bands, side) of the shipped datasets: Indian Pines patches, EuroSAT MS / RGB crops, EuroSAT.
+DATASET_INPUTS = ((200, 9), (3, 32), (10, 32), (3, 64), (13, 64))
+WIDTHS = tuple(range(8, 65, 2))
+VALIDATION_SEED_OFFSET = 1_000_003
+@dataclass(frozen=True)
+class KernelProfileConfig:
+    """The region to cover, the runtime settings and how many networks to sample."""
+
+    inputs: tuple[tuple[int, int], ...] = DATASET_INPUTS
+    init_channels: tuple[int, ...] = WIDTHS
+    num_classes: tuple[int, ...] = (10,)
+    ops: tuple[str, ...] = ()            # empty: every op of compactrs.nn.ops.OPS
+    nodes: int = 4
+    blocks: int = 3
+    max_depth: int = 5
+    stem_multiplier: int = 1
+    threads: int = 1
+    batch: int = 1
+    fit_archs: int = 60                  # of which the last third are drawn adaptively
+    validate_archs: int = 0
+    node_runs: int = 20
+    #: fitting networks have at most this many cells per block: deeper blocks repeat the same kernel
+    #: configurations (a cell's context depends only on its predecessor) and cost most of the export time.
+    #: Validation networks always come from the whole space.
+    fit_max_depth: int = 2
+    seed: int = 0
+    timing: TimingConfig = field(default_factory=lambda: TimingConfig(min_runs=10, min_seconds=0.2, rounds=2))
+
+    def space(self) -> dict:
+        from compactrs.nn.ops import OPS
+
+        ops = list(self.ops or OPS)
+        unknown = [op for op in ops if op not in OPS]
+        if unknown:
+            raise ConfigError(f"unknown ops {unknown}; valid ops: {', '.join(OPS)}")
+        if min(self.init_channels) < 1:
+            raise ConfigError(f"init_channels must be positive, got {list(self.init_channels)}")
+        return {"inputs": [list(pair) for pair in self.inputs],
+                "in_bands": sorted({b for b, _ in self.inputs}), "input_size": sorted({s for _, s in self.inputs}),
+                "init_channels": sorted(self.init_channels), "num_classes": list(self.num_classes), "ops": ops,
+                "nodes": self.nodes, "blocks": self.blocks, "max_depth": self.max_depth,
+                "stem_multiplier": self.stem_multiplier}
+
+
+def _warn_if_contended(data: dict) -> None:
+    """A profile whose end-to-end timing ran under contention says so (and must not be shipped)."""
+    state = data["measurement"].get("machine_state") or {}
+    if state.get("contended"):
+        data["measurement"]["warning"] = (f"measured under contention ({state.get('reason')}): do not ship this "
+                                          f"profile; re-measure on a quiet machine")
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, progress=None, command: str = "",
+                         log=None) -> KernelProfile:
+    """Measure, fit (and, with ``validate_archs``, validate) a kernel-level profile; write it to ``out``."""
+    import onnxruntime
+
+    from compactrs._env import versions
+    from compactrs.deploy.machine import describe_machine
+
+    log = log or (lambda message: None)
+    space = config.space()
+    started = time.perf_counter()
+    first = max(1, config.fit_archs - config.fit_archs // 3)
+    conditions: dict = {}
+    with tempfile.TemporaryDirectory(prefix="compactrs-kprofile-") as tmp:
+        folder = Path(tmp)
+        specs = kb.sample_specs(space, first, config.seed, max_depth=config.fit_max_depth)
+        items = kb.emit_networks(specs, folder, config.batch, "fit", 0, progress)
+        records = kb.profile_kernels(folder, items, config.threads, config.node_runs, progress)
+        samples, per_network = kb.kernel_samples(folder, items, records)
+        seconds_each = (time.perf_counter() - started) / len(items)
+        timing_per_network = config.timing.min_seconds + 0.05 * max(2, config.timing.rounds)
+        remaining = (config.fit_archs - first + config.validate_archs) * seconds_each + \
+            (config.fit_archs + config.validate_archs) * timing_per_network
+        log(f"{len(items)} networks exported and profiled in {time.perf_counter() - started:.0f} s; "
+            f"about {remaining / 60:.1f} min to go ({config.fit_archs - first} adaptive + "
+            f"{config.validate_archs} validation networks, then every network end to end)")
+        weights = None
+        if config.fit_archs > first:
+            weights = kb.op_errors(fit_regressors(samples), per_network)
+            log("adaptive sampling, leave-one-out error per op: " +
+                ", ".join(f"{op} {e:.0%}" for op, e in sorted(weights.items(), key=lambda kv: -kv[1])))
+            more = kb.sample_specs(space, config.fit_archs - first, config.seed + 1, weights, specs,
+                                   config.fit_max_depth)
+            more_items = kb.emit_networks(more, folder, config.batch, "fit", len(items), progress)
+            more_records = kb.profile_kernels(folder, more_items, config.threads, config.node_runs, progress)
+            more_samples, more_per_network = kb.kernel_samples(folder, more_items, more_records)
+            samples = merge_samples(samples, more_samples)
+            items, specs, per_network = items + more_items, specs + more, per_network + more_per_network
+        val_items = []
+        if config.validate_archs:
+            val_specs = kb.sample_specs(space, config.validate_archs,
+                                        config.seed + VALIDATION_SEED_OFFSET, exclude=specs)
+            val_items = kb.emit_networks(val_specs, folder, config.batch, "validate", 0, progress)
+        # fitting and validation networks in the same interleaved end-to-end rounds
+        timings = kb.time_networks(folder, items + val_items, config.threads, config.timing, progress, conditions)
+        fit_rows = kb.network_rows(items, timings[:len(items)], per_network)
+        data = _profile_data(config, space, samples, fit_rows, describe_machine(), versions(), onnxruntime.__version__)
+        profile = KernelProfile(data, str(out))
+        if val_items:
+            predicted = predict_items(profile, folder, val_items)
+            rows = kb.network_rows(val_items, timings[len(items):])
+            data["validation"] = validation_block(rows, predicted, fit_rows)
+    data["measurement"].update({"seconds": round(time.perf_counter() - started, 1), "command": command,
+                                "machine_state": conditions})
+    _warn_if_contended(data)
+    profile.save(out)
+    return profile
+
+
+def _profile_data(config, space, samples, fit_rows, device, versions, ort_version) -> dict:
+    regressors = fit_regressors(samples)
+    coefficients = kb.fit_network_term(fit_rows)
+    measured = [row["measured_ms"] for row in fit_rows]
+    scaled = [(coefficients["per_run_us"] + coefficients["per_kernel_us"] * row["n_kernels"]
+               + coefficients["scale"] * row["kernel_us"]) / 1e3 for row in fit_rows]
+    return {
+        "schema": KERNEL_PROFILE_SCHEMA, "device": device,
+        "runtime": {"name": "onnxruntime", "version": ort_version, "provider": "CPUExecutionProvider",
+                    "graph_optimization_level": "ORT_ENABLE_ALL"},
+        "precision": "fp32", "threads": config.threads, "batch": config.batch, "space": space, "created": _now(),
+        "measurement": {"method": "kernels of onnxruntime's optimised graph profiled in situ (enable_profiling, "
+                                  f"{config.node_runs} runs, trimmed mean of the middle 60 %); networks end to end in "
+                                  f"{max(2, config.timing.rounds)} interleaved rounds (median)",
+                        "timing": config.timing.to_dict(), "config": _config_json(config)},
+        "kernels": {"model": "nnls-padded-roofline+knn-log-ratio/1", "samples": samples,
+                    "fit": kb.fit_report(regressors, samples)},
+        "network": {"coefficients": coefficients,
+                    "formula": "ms = (per_run_us + per_kernel_us·kernels + scale·Σ predicted kernel µs) / 1000",
+                    "fit": {"n": len(fit_rows), "networks": fit_rows,
+                            "error_with_measured_kernels": accuracy_metrics(measured, scaled)}},
+        "validation": None,
+        "versions": versions,
+    }
+
+
+def _config_json(config: KernelProfileConfig) -> dict:
+    data = asdict(config)
+    data["inputs"] = [list(pair) for pair in config.inputs]
+    return data
+
+
+def predict_items(profile: KernelProfile, folder: Path, items: list[dict]) -> list[float]:
+    """Predicted ms of each emitted network (and its ``macs``, from the same kernels)."""
+    predicted = []
+    for item in items:
+        kernels = profile.onnx_kernels(folder / item["file"], item["input_shape"])
+        item["macs"] = kb.kernel_macs(kernels)
+        predicted.append(profile.kernels_ms(kernels))
+    return predicted
+
+
+def test_retest(rows: list[dict]) -> dict:
+    """Agreement of each network's first two end-to-end rounds: share within ±10 % and MAPE (the noise floor)."""
+    first = np.array([row["round_ms"][0] for row in rows])
+    second = np.array([row["round_ms"][1] for row in rows])
+    relative = np.abs(second - first) / first
+    return {"n": int(len(rows)), "within_10pct": float(np.mean(relative <= 0.10)),
+            "mape_pct": float(np.mean(relative) * 100), "max_abs_pct": float(np.max(relative) * 100)}
+
+
+def validation_block(rows: list[dict], predicted: list[float], fit_rows: list[dict], extra_baselines=None) -> dict:
+    """Predictor accuracy on measured networks beside the noise floor and the MACs-only line."""
+    measured = [row["measured_ms"] for row in rows]
+    block = {**accuracy_metrics(measured, predicted), "created": _now(), "noise_floor": test_retest(rows),
+             "archs": [{**row, "predicted_ms": p} for row, p in zip(rows, predicted)], "baselines": {}}
+    if len(fit_rows) >= 2:
+        slope, intercept = macs_linear_fit([r["macs"] for r in fit_rows], [r["measured_ms"] for r in fit_rows])
+        block["baselines"]["macs_linear"] = accuracy_metrics(measured, [slope * r["macs"] + intercept for r in rows])
+    block["baselines"].update(extra_baselines or {})
+    return block
+
+
+def emit_kernel_graphs(config: KernelProfileConfig, folder: str | os.PathLike, progress=None) -> Path:
+    """Write the fitting (and validation) networks + manifest.json for deploy/profile_runner.py on a device.
+
+    Without a round trip there is no adaptive batch: every fitting network is drawn uniformly.
+    """
+    from compactrs._io import write_json
+    from compactrs.deploy.bundle import copy_package
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    space = config.space()
+    specs = kb.sample_specs(space, config.fit_archs, config.seed, max_depth=config.fit_max_depth)
+    items = kb.emit_networks(specs, folder, config.batch, "fit", 0, progress)
+    if config.validate_archs:
+        val = kb.sample_specs(space, config.validate_archs, config.seed + VALIDATION_SEED_OFFSET, exclude=specs)
+        items += kb.emit_networks(val, folder, config.batch, "validate", 0, progress)
+    manifest = {"schema": kb.NETWORKS_SCHEMA, "space": space, "batch": config.batch, "seed": config.seed,
+                "runtime": "onnxruntime", "threads": config.threads, "node_runs": config.node_runs,
+                "timing": config.timing.to_dict(), "config": _config_json(config), "created": _now(), "items": items}
+    write_json(folder / "manifest.json", manifest)
+    copy_package(folder / "deploy")  # the torch-free runner travels with the networks
+    return folder
+
+
+def kernel_profile_from_results(results: dict, folder: str | os.PathLike, out: str | os.PathLike,
+                                command: str = "") -> KernelProfile:
+    """Build a kernel profile from a device's runner output (``folder`` holds its graphs and optimised graphs).
+
+    The validation networks are predicted from their kernels as onnxruntime optimises them *here*: on a
+    device whose onnxruntime picks other kernels (e.g. no NCHWc layout on ARM) each kernel is priced by the
+    regressor of its layout twin, and a kernel type the device never ran is refused.
+    """
+    from compactrs._env import versions
+    from compactrs.errors import ArtifactError
+
+    folder = Path(folder)
+    manifest = results["manifest"]
+    by_file = {record["file"]: record for record in results["records"]}
+    fit = [item for item in manifest["items"] if item["role"] == "fit"]
+    val = [item for item in manifest["items"] if item["role"] == "validate"]
+    missing = [item["file"] for item in fit if "nodes" not in by_file.get(item["file"], {})]
+    if missing:
+        raise ArtifactError(f"measurements lack the per-node profile of {len(missing)} fitting networks (first: "
+                            f"{missing[0]}); re-run deploy/profile_runner.py on the emitted folder")
+    fit_records = [by_file[item["file"]] for item in fit]
+    samples, per_network = kb.kernel_samples(folder, fit, fit_records)
+    fit_rows = kb.network_rows(fit, fit_records, per_network)
+    config = KernelProfileConfig(**{**{k: v for k, v in manifest["config"].items() if k not in ("timing", "inputs")},
+                                    "inputs": tuple(tuple(p) for p in manifest["config"]["inputs"])})
+    data = _profile_data(config, manifest["space"], samples, fit_rows, results["device"], versions(),
+                         results["runtime"].get("version", ""))
+    data["runtime"] = {**results["runtime"], "graph_optimization_level": "ORT_ENABLE_ALL"}
+    data["measurement"].update({"timing": manifest.get("timing", {}), "seconds": round(results.get("seconds", 0.0), 1),
+                                "command": command, "measured_on_device": True,
+                                "machine_state": results.get("conditions") or {"contended": None,
+                                                                              "reason": "not recorded by the runner"}})
+    _warn_if_contended(data)
+    profile = KernelProfile(data, str(out))
+    if val:
+        if all(len(by_file[item["file"]].get("round_ms", [])) >= 2 for item in val):
+            predicted = predict_items(profile, folder, val)
+            rows = kb.network_rows(val, [by_file[item["file"]] for item in val])
+            data["validation"] = validation_block(rows, predicted, fit_rows)
+    profile.save(out)
+    return profile

@@ -1,0 +1,120 @@
+"""``compactrs profile validate`` for kernel-level profiles: fresh networks, the noise floor, baselines, a gate.
+
+Every validation network is timed end to end in at least two interleaved rounds; the agreement of the
+rounds (test–retest) is the machine's noise floor, reported beside the predictor's error so that model
+error can be told from noise. ``drift_archs`` of the profile's own fitting networks are re-timed in the
+same rounds: their ratio to the times stored in the profile shows whether the machine (or its load) has
+changed since the profile was measured. Nothing is written into the profile unless ``write`` is set.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from compactrs.cost import _kernel_build as kb
+from compactrs.cost._kernel_pipeline import VALIDATION_SEED_OFFSET, predict_items, validation_block
+from compactrs.deploy.timing import TimingConfig
+from compactrs.cost.kernel_latency import KernelProfile
+from compactrs.errors import ConfigError
+
+
+def _timing(profile: KernelProfile) -> TimingConfig:
+    stored = profile.data.get("measurement", {}).get("timing", {})
+    timing = TimingConfig(**{k: v for k, v in stored.items() if k in TimingConfig.__dataclass_fields__})
+    return timing
+
+
+def validate_kernel_profile(path: str | os.PathLike, archs: int = 100, seed: int | None = None, drift_archs: int = 10,
+                            compare=None, write: bool = False, progress=None) -> dict:
+    """Score the kernel profile at ``path`` on ``archs`` fresh random networks of its region.
+
+    Args:
+        path: a ``compactrs.latency-profile/2`` JSON.
+        archs: validation networks (never equal to a fitting network).
+        seed: seed of the validation networks (default: the profile's seed + an offset + 1, so they differ
+            from the validation networks measured when the profile was built).
+        drift_archs: fitting networks of the profile re-timed in the same rounds (0: none).
+        compare: other predictors to score on the same networks, ``{name: callable(spec) -> ms}``; a callable
+            raising ConfigError/ArtifactError (network outside its coverage) leaves that network out of its row.
+        write: replace the profile's validation block (atomically); default: the profile is not touched.
+
+    Returns:
+        the validation block (predictor metrics, ``noise_floor``, ``baselines``, ``drift``, ``machine_state``).
+    """
+    profile = KernelProfile.load(path)
+    if archs < 3:
+        raise ConfigError(f"--archs {archs} is too few to rank networks; use 3 or more (100 for a published number)")
+    config = profile.data["measurement"].get("config", {})
+    fit_rows = profile.data["network"]["fit"]["networks"]
+    base_seed = (config.get("seed", 0) + VALIDATION_SEED_OFFSET + 1) if seed is None else seed
+    specs = kb.sample_specs(profile.space, archs, base_seed, exclude=[row["network"] for row in fit_rows])
+    drift_rows = fit_rows[:: max(1, len(fit_rows) // max(drift_archs, 1))][:drift_archs] if drift_archs else []
+    conditions: dict = {}
+    with tempfile.TemporaryDirectory(prefix="compactrs-kvalidate-") as tmp:
+        folder = Path(tmp)
+        items = kb.emit_networks(specs, folder, profile.data["batch"], "validate", 0, progress)
+        drift_items = kb.emit_networks([row["network"] for row in drift_rows], folder, profile.data["batch"], "drift",
+                                       0, progress)
+        mixed = _interleave(items, drift_items)
+        timings = dict(zip([item["file"] for item in mixed],
+                           kb.time_networks(folder, mixed, profile.data["threads"], _timing(profile), progress,
+                                                conditions)))
+        predicted = predict_items(profile, folder, items)
+    rows = kb.network_rows(items, [timings[item["file"]] for item in items])
+    extra = {name: _baseline(rows, predict) for name, predict in (compare or {}).items()}
+    block = validation_block(rows, predicted, fit_rows, {k: v for k, v in extra.items() if v})
+    block["seed"] = base_seed
+    block["machine_state"] = conditions
+    if drift_rows:
+        ratios = [timings[item["file"]]["median_ms"] / row["measured_ms"] for item, row in zip(drift_items, drift_rows)]
+        block["drift"] = {"n": len(ratios), "median_ratio": float(np.median(ratios)),
+                          "note": "fitting networks re-timed now ÷ their time stored in the profile"}
+    if write:
+        profile.data["validation"] = block
+        profile.save(path)
+    return block
+
+
+def _interleave(a: list, b: list) -> list:
+    """``b`` spread evenly through ``a`` (drift networks among the validation networks)."""
+    if not b:
+        return list(a)
+    out, step = [], max(1, len(a) // len(b))
+    rest = list(b)
+    for index, item in enumerate(a):
+        out.append(item)
+        if rest and index % step == step - 1:
+            out.append(rest.pop(0))
+    return out + rest
+
+
+def _baseline(rows: list[dict], predict) -> dict | None:
+    from compactrs.cost._fit import accuracy_metrics
+    from compactrs.errors import ArtifactError
+
+    measured, predicted = [], []
+    for row in rows:
+        try:
+            value = predict(row["network"])
+        except (ConfigError, ArtifactError):
+            continue
+        measured.append(row["measured_ms"])
+        predicted.append(value)
+    if len(measured) < 3:
+        return None
+    return accuracy_metrics(measured, predicted)
+
+
+def isolated_op_predictor(path: str | os.PathLike):
+    """The previous predictor (a ``compactrs.latency-profile/1`` table of ops timed alone) as a callable."""
+    from compactrs.cost.latency import LatencyProfile
+
+    old = LatencyProfile.load(path)
+
+    def predict(spec: dict) -> float:
+        return old.predict_genotype(spec["genotype"], spec["in_bands"], spec["input_size"], spec["num_classes"],
+                                    spec["init_channels"], spec["stem_multiplier"])
+    return predict

@@ -1,0 +1,219 @@
+"""The fusion-aware latency predictor: Σ predicted kernels of the optimised graph + a whole-network term.
+
+A network is exported to ONNX and optimised by onnxruntime exactly as it will run (``compactrs.cost.kernels``);
+every kernel of the optimised graph is priced by the regressor of its type (``_kernel_model``) and ::
+
+    latency_ms = (per_run_us + per_kernel_us · n_kernels + scale · Σ_k predicted_us(k)) / 1000
+
+where the three network coefficients are fitted on whole networks measured end to end (they hold what
+per-node profiling does not see: the cost of ``session.run`` itself, dispatch between kernels, and the
+profiler's own share of each node's time).
+
+The search needs the same prediction split into the pieces it chooses between (``edge`` / ``cell_base`` /
+``fixed``, compactrs.nas.costs): each piece is priced *in context* — the op inside a real cell, exported and
+optimised, so that its fusion with neighbours is as in a network — by summing the kernels attributed to it
+(by module path), so Σ p(op) · edge_ms(op, …) stays a differentiable weighted sum of numbers.
+"""
+from __future__ import annotations
+
+import json
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from compactrs.cost._kernel_model import KernelRegressor, sample_row
+from compactrs.errors import ArtifactError, ConfigError
+
+KERNEL_PROFILE_SCHEMA = "compactrs.latency-profile/2"
+REQUIRED = ("schema", "device", "runtime", "precision", "threads", "batch", "space", "kernels", "network")
+
+
+class KernelProfile:
+    """A kernel-level latency profile of one device + runtime + precision, and the predictor built on it."""
+
+    def __init__(self, data: dict, source: str = "profile"):
+        missing = [key for key in REQUIRED if key not in data]
+        if data.get("schema") != KERNEL_PROFILE_SCHEMA or missing:
+            raise ArtifactError(f"{source} is not a {KERNEL_PROFILE_SCHEMA} profile (schema {data.get('schema')!r}, "
+                                f"missing {missing}); re-create it with 'compactrs profile --out {source}'")
+        self.data = data
+        self.source = source
+        self.space: dict = data["space"]
+        self.regressors = {kind: KernelRegressor.from_json(samples) for kind, samples in data["kernels"]["samples"].items()}
+        self.coefficients: dict = dict(data["network"]["coefficients"])
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "KernelProfile":
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ArtifactError(f"latency profile '{path}' is not readable JSON ({exc}); re-create it with "
+                                f"'compactrs profile --out {path}'") from exc
+        return cls(data, str(path))
+
+    def save(self, path: str | os.PathLike) -> Path:
+        from compactrs._io import write_json
+
+        self.data["network"]["coefficients"] = dict(self.coefficients)
+        return write_json(path, self.data)
+
+    @property
+    def validation(self) -> dict | None:
+        return self.data.get("validation")
+
+    # -- coverage ----------------------------------------------------------------------------------
+    def region(self) -> str:
+        sp = self.space
+        widths = sp["init_channels"]
+        shapes = sp.get("inputs") or [[b, s] for b in sp["in_bands"] for s in sp["input_size"]]
+        return (f"inputs (bands, side) {[tuple(p) for p in shapes]}, init_channels {min(widths)}–{max(widths)}, "
+                f"ops {sp['ops']}, depths 1–{sp['max_depth']} over {sp['blocks']} blocks, "
+                f"stem_multiplier {sp['stem_multiplier']}")
+
+    def check_covers(self, genotype: dict, in_bands: int, input_size: int, init_channels: int,
+                     stem_multiplier: int = 1) -> None:
+        """Raise ConfigError naming the profile's region if this network lies outside it."""
+        sp = self.space
+        problems = []
+        if sp.get("inputs") and [in_bands, input_size] not in sp["inputs"]:
+            problems.append(f"input {in_bands} bands × {input_size}²")
+        elif in_bands not in sp["in_bands"] or input_size not in sp["input_size"]:
+            problems.append(f"input {in_bands} bands × {input_size}²")
+        if not min(sp["init_channels"]) <= init_channels <= max(sp["init_channels"]):
+            problems.append(f"init_channels {init_channels}")
+        if stem_multiplier != sp["stem_multiplier"]:
+            problems.append(f"stem_multiplier {stem_multiplier}")
+        ops = sorted({op for cell in ("normal", "reduce") for op, _ in genotype[cell]} - set(sp["ops"]))
+        if ops:
+            problems.append(f"ops {ops}")
+        if len(genotype["depths"]) != sp["blocks"] or max(genotype["depths"]) > sp["max_depth"]:
+            problems.append(f"depths {genotype['depths']}")
+        if problems:
+            raise ConfigError(f"latency profile '{self.source}' does not cover {', '.join(problems)}: it covers "
+                              f"{self.region()}; re-profile with 'compactrs profile' options covering this network")
+
+    # -- kernels and whole networks ----------------------------------------------------------------
+    def kernel_us(self, kernels: list[dict]) -> np.ndarray:
+        """Predicted µs of each kernel (its type's regressor); ConfigError on a type the profile never saw."""
+        out = np.zeros(len(kernels))
+        by_type: dict[str, list[int]] = {}
+        for index, kernel in enumerate(kernels):
+            by_type.setdefault(self._regressor_type(kernel["type"]), []).append(index)
+        unknown = sorted(set(by_type) - set(self.regressors))
+        if unknown:
+            raise ConfigError(f"latency profile '{self.source}' has no kernel of type {unknown} (it measured "
+                              f"{sorted(self.regressors)}, over {self.region()}); re-profile with the ops that "
+                              f"produce them")
+        for kind, indices in by_type.items():
+            out[indices] = self.regressors[kind].predict([sample_row(kernels[i]) for i in indices])
+        return out
+
+    def _regressor_type(self, kind: str) -> str:
+        """``kind``, or its layout twin (``nchwc.maxpool`` ↔ ``maxpool``) when only that was sampled: whether
+        onnxruntime picks the NCHWc kernel depends on channel counts, the work does not."""
+        if kind in self.regressors:
+            return kind
+        twin = kind[len("nchwc."):] if kind.startswith("nchwc.") else f"nchwc.{kind}"
+        return twin if twin in self.regressors else kind
+
+    def kernels_ms(self, kernels: list[dict], per_run: bool = True) -> float:
+        """Predicted ms of a set of kernels (``per_run``: plus the once-per-inference cost)."""
+        c = self.coefficients
+        total = c["scale"] * float(self.kernel_us(kernels).sum()) + c["per_kernel_us"] * len(kernels)
+        return (total + (c["per_run_us"] if per_run else 0.0)) / 1e3
+
+    def network_kernels(self, model, input_shape: Sequence[int]) -> list[dict]:
+        """The kernels onnxruntime runs for ``model`` here (one profiled run: configurations, not timings)."""
+        from compactrs.cost.kernels import network_kernels
+
+        return network_kernels(model, input_shape, threads=self.data["threads"], warmup=0, runs=1)
+
+    def onnx_kernels(self, path: str | os.PathLike, input_shape: Sequence[int]) -> list[dict]:
+        """The kernels onnxruntime runs here for an .onnx graph (static input shape ``input_shape``)."""
+        from compactrs.cost.kernels import graph_kernels
+
+        return graph_kernels(path, input_shape, threads=self.data["threads"], warmup=0, runs=1)
+
+    def predict_onnx(self, path: str | os.PathLike, input_shape: Sequence[int]) -> float:
+        """Predicted ms of an .onnx graph (static input shape ``input_shape``)."""
+        return self.kernels_ms(self.onnx_kernels(path, input_shape))
+
+    def predict_module(self, model, input_shape: Sequence[int]) -> float:
+        """Predicted ms of any torch module on an input of ``input_shape`` (batch included)."""
+        return self.kernels_ms(self.network_kernels(model, input_shape))
+
+    def predict_genotype(self, genotype: dict, in_bands: int, input_size: int, num_classes: int,
+                         init_channels: int = 16, stem_multiplier: int = 1) -> float:
+        """Predicted ms of the CellNet of ``genotype``; ConfigError if it lies outside the profile's region."""
+        from compactrs.nn.cells import validate_genotype
+
+        genotype = validate_genotype(genotype)
+        self.check_covers(genotype, in_bands, input_size, init_channels, stem_multiplier)
+        return self._predict_spec(json.dumps({"genotype": genotype, "in_bands": in_bands, "input_size": input_size,
+                                              "num_classes": num_classes, "init_channels": init_channels,
+                                              "stem_multiplier": stem_multiplier}, sort_keys=True))
+
+    @lru_cache(maxsize=512)
+    def _predict_spec(self, spec_json: str) -> float:
+        from compactrs.cost._networks import network_input_shape, network_module
+
+        spec = json.loads(spec_json)
+        return self.predict_module(network_module(spec), network_input_shape(spec, self.data["batch"]))
+
+    def genotype_pieces(self, genotype: dict, in_bands: int, input_size: int, num_classes: int,
+                        init_channels: int = 16, stem_multiplier: int = 1) -> dict:
+        """The whole-graph prediction of a CellNet split by where its kernels come from (ms).
+
+        Returns ``{"edges": ms, "cells": ms, "fixed": ms, "total": ms}``: kernels of cell edges (with the
+        cells' node sums and concatenations), the cells' preprocessing, stem + head + the per-run cost.
+        """
+        from compactrs.cost._networks import network_input_shape, network_module
+
+        spec = {"genotype": genotype, "in_bands": in_bands, "input_size": input_size, "num_classes": num_classes,
+                "init_channels": init_channels, "stem_multiplier": stem_multiplier}
+        kernels = self.network_kernels(network_module(spec), network_input_shape(spec, self.data["batch"]))
+        parts = {"edges": [], "cells": [], "fixed": []}
+        for kernel in kernels:
+            path = kernel["source"].split(".")
+            piece = piece_of(kernel["source"], ".".join(path[:2])) if path[0] == "cells" and len(path) > 1 else None
+            parts["fixed" if piece is None else "edges" if piece == "edges" else "cells"].append(kernel)
+        out = {name: self.kernels_ms(ks, per_run=False) for name, ks in parts.items()}
+        out["fixed"] += self.coefficients["per_run_us"] / 1e3
+        out["total"] = sum(out.values())
+        return out
+
+    # -- the search's form (compactrs.nas.costs.LatencyCost) -----------------------------------------
+    def edge_ms(self, op: str, channels: int, size: int, stride: int) -> float:
+        """Predicted ms of candidate ``op`` on one cell edge (input ``size``², ``stride``), in a real cell."""
+        return _context_edge(self, op, int(channels), int(size), int(stride))
+
+    def cell_base_ms(self, c_prev_prev: int, c_prev: int, channels: int, size: int, reduction: bool,
+                     reduction_prev: bool, reads=(0, 1)) -> float:
+        """Op-independent kernels of one cell (``size`` = its input side): its two preprocessing convolutions."""
+        return _context_cell_base(self, int(c_prev_prev), int(c_prev), int(channels), int(size), bool(reduction),
+                                  bool(reduction_prev))
+
+    def preprocess_parts(self, c_prev_prev: int, c_prev: int, channels: int, size: int,
+                         reduction_prev: bool) -> tuple[float, float]:
+        """Predicted ms of a cell's two preprocessing convolutions (each dead when no edge reads its input)."""
+        return _context_preprocess(self, int(c_prev_prev), int(c_prev), int(channels), int(size), bool(reduction_prev))
+
+    def fixed_ms(self, in_bands: int, input_size: int, stem_channels: int, final_channels: int, num_classes: int) -> float:
+        """Stem + head (ReLU, pool, linear) + the per-run cost."""
+        return _context_fixed(self, int(in_bands), int(input_size), int(stem_channels), int(final_channels),
+                              int(num_classes))
+
+    def __hash__(self) -> int:
+        return id(self)
+
+
+def load_kernel_profile(path: str | os.PathLike) -> KernelProfile:
+    return KernelProfile.load(path)
+
+
+from compactrs.cost._contexts import (  # noqa: E402
+    _context_cell_base, _context_edge, _context_fixed, _context_preprocess, piece_of)

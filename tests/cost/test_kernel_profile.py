@@ -1,0 +1,156 @@
+"""Kernel-level latency profiles, measured for real on a tiny region (2 ops, 8×8 inputs, widths 4–8)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from compactrs.cli import main
+from compactrs.cost._kernel_model import SAMPLE_FIELDS, KernelRegressor
+from compactrs.cost.kernel_latency import KERNEL_PROFILE_SCHEMA, KernelProfile
+from compactrs.cost.latency import load_profile
+from compactrs.errors import ConfigError
+from compactrs.nas.costs import CostTable, LatencyCost
+from compactrs.nas.space import supernet_layout
+from compactrs.nn.cells import random_genotype
+
+REPO = Path(__file__).resolve().parents[2]
+OPS = ("sep_conv_3x3", "max_pool_3x3")
+TINY = ["--inputs", "3x8", "--init-channels", "4,6,8", "--classes", "3", "--ops", ",".join(OPS), "--blocks", "2",
+        "--max-depth", "1", "--node-runs", "3", "--min-seconds", "0.01", "--clock", "cpu"]
+
+
+# runs a script with torch and compactrs unimportable (what a device has: numpy + the runtime)
+_NO_TORCH = """
+import sys, runpy
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "compactrs"):
+            raise ImportError("blocked in this test: " + name)
+sys.meta_path.insert(0, Block())
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+@pytest.fixture(scope="module")
+def kernel_profile(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("kprofile") / "tiny.json"
+    assert main(["profile", *TINY, "--fit-archs", "4", "--out", str(out)]) == 0
+    return out
+
+
+def test_profile_is_plain_json_with_samples_region_and_machine_state(kernel_profile):
+    data = json.loads(kernel_profile.read_text())
+    assert data["schema"] == KERNEL_PROFILE_SCHEMA and data["threads"] == 1
+    assert data["space"]["init_channels"] == [4, 6, 8] and data["space"]["inputs"] == [[3, 8]]
+    assert data["network"]["fit"]["n"] == 4
+    types = set(data["kernels"]["samples"])
+    assert any(t.endswith("conv.dw") for t in types) and any("maxpool" in t for t in types)
+    state = data["measurement"]["machine_state"]
+    assert {"contended", "reason", "cpu_per_wall", "other_cpu_share"} <= set(state)
+    assert ("warning" in data["measurement"]) == state["contended"]
+    assert isinstance(load_profile(kernel_profile), KernelProfile)
+
+
+def test_regressor_round_trips_through_json(kernel_profile):
+    samples = json.loads(kernel_profile.read_text())["kernels"]["samples"]
+    kind = max(samples, key=lambda k: len(samples[k]["us"]))
+    fitted = KernelRegressor.from_json(samples[kind])
+    again = KernelRegressor.from_json(json.loads(json.dumps(fitted.to_json())))
+    rows = np.asarray(samples[kind]["rows"])
+    assert np.allclose(fitted.predict(rows), again.predict(rows))
+    assert np.all(fitted.predict(rows) > 0)
+
+
+def _roofline_priced(path: Path) -> KernelProfile:
+    """The measured profile with every kernel sample re-priced by a fixed roofline (1 µs + MACs + bytes), so the
+    comparison below tests how pieces and networks are decomposed into kernels, not this machine's noise."""
+    data = json.loads(path.read_text())
+    fields = list(SAMPLE_FIELDS)
+    for samples in data["kernels"]["samples"].values():
+        samples["us"] = [1.0 + row[fields.index("macs")] / 2e3 + row[fields.index("bytes")] / 2e4 for row in samples["rows"]]
+    data["network"]["coefficients"] = {"per_run_us": 10.0, "per_kernel_us": 1.0, "scale": 1.0}
+    return KernelProfile(data, str(path))
+
+
+def test_search_pieces_agree_with_the_whole_graph_prediction(kernel_profile):
+    profile = _roofline_priced(kernel_profile)
+    table = CostTable(LatencyCost(profile), supernet_layout(8, 6, 1, 2, 1, 4), OPS, 3, 8, 3, 4)
+    rng = np.random.default_rng(5)
+    for _ in range(2):
+        genotype = random_genotype(rng, OPS, 4, 2, 1)
+        whole = profile.predict_genotype(genotype, 3, 8, 3, init_channels=6)
+        pieces = profile.genotype_pieces(genotype, 3, 8, 3, init_channels=6)
+        assert pieces["total"] == pytest.approx(whole, rel=1e-9)
+        # each op priced in a reference cell vs this network's own fusions and layouts: close, not identical
+        assert table.discrete(genotype) == pytest.approx(whole, rel=0.10)
+
+
+def test_query_outside_the_region_is_refused_naming_it(kernel_profile):
+    profile = KernelProfile.load(kernel_profile)
+    genotype = random_genotype(np.random.default_rng(0), OPS, 4, 2, 1)
+    with pytest.raises(ConfigError, match=r"does not cover init_channels 32: it covers .*init_channels 4–8"):
+        profile.predict_genotype(genotype, 3, 8, 3, init_channels=32)
+    with pytest.raises(ConfigError, match=r"does not cover input 13 bands × 64²"):
+        profile.predict_genotype(genotype, 13, 64, 3, init_channels=6)
+    other = random_genotype(np.random.default_rng(0), ["dil_conv_3x3"], 4, 2, 1)
+    with pytest.raises(ConfigError, match=r"ops \['dil_conv_3x3'\]"):
+        profile.predict_genotype(other, 3, 8, 3, init_channels=6)
+
+
+def test_validate_gate_exits_3_and_leaves_the_profile_alone(kernel_profile, tmp_path, capsys):
+    data = json.loads(kernel_profile.read_text())
+    data["network"]["coefficients"]["scale"] *= 20  # a profile that predicts 20× too slow
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(data))
+    before, listing = broken.read_bytes(), sorted(p.name for p in tmp_path.iterdir())
+    plot = tmp_path / "plots" / "scatter.png"
+    code = main(["profile", "validate", str(broken), "--archs", "3", "--drift-archs", "1", "--min-within", "0.5",
+                 "--plot", str(plot)])
+    captured = capsys.readouterr()
+    assert code == 3 and "below --min-within 50%" in captured.err
+    assert "re-timing (noise floor)" in captured.out and "macs_linear" in captured.out
+    assert broken.read_bytes() == before  # not rewritten without --write
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(listing + ["plots"])
+
+
+def test_validate_write_records_noise_floor_and_drift(kernel_profile, tmp_path):
+    copy = tmp_path / "p.json"
+    copy.write_text(kernel_profile.read_text())
+    assert main(["profile", "validate", str(copy), "--archs", "3", "--drift-archs", "1", "--write"]) == 0
+    block = json.loads(copy.read_text())["validation"]
+    assert block["n"] == 3 and len(block["archs"]) == 3
+    assert block["noise_floor"]["n"] == 3 and all(len(row["round_ms"]) >= 2 for row in block["archs"])
+    assert block["drift"]["n"] == 1 and block["drift"]["median_ratio"] > 0
+    fitted = [row["network"] for row in json.loads(copy.read_text())["network"]["fit"]["networks"]]
+    assert not any(row["network"] in fitted for row in block["archs"])
+    assert "contended" in block["machine_state"]
+
+
+def test_device_path_emit_runner_import(tmp_path):
+    """--emit writes networks, the runner (torch and compactrs unimportable) profiles their kernels, and
+    --from-measurements builds the same kind of profile, validation included."""
+    import subprocess
+    import sys
+
+    folder = tmp_path / "graphs"
+    assert main(["profile", *TINY, "--fit-archs", "3", "--validate-archs", "3", "--emit", str(folder)]) == 0
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert [item["role"] for item in manifest["items"]] == ["fit"] * 3 + ["validate"] * 3
+    result = subprocess.run([sys.executable, "-c", _NO_TORCH, str(folder / "deploy" / "profile_runner.py"), str(folder),
+                             "--min-seconds", "0.01", "--clock", "cpu", "--threads", "1", "--quiet"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    records = json.loads((folder / "measurements.json").read_text())["records"]
+    assert all("nodes" in r and (folder / r["optimized"]).is_file() for r in records[:3])
+    assert all(len(r["round_ms"]) >= 2 for r in records)
+    out = tmp_path / "device.json"
+    assert main(["profile", "--from-measurements", str(folder), "--out", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["schema"] == KERNEL_PROFILE_SCHEMA and data["network"]["fit"]["n"] == 3
+    assert data["validation"]["n"] == 3 and data["validation"]["noise_floor"]["n"] == 3
+    assert "contended" in data["measurement"]["machine_state"]
