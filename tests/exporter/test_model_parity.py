@@ -22,29 +22,15 @@ EVERY_OP_GENOTYPE = {  # cells using every op of the search space, so the covera
 }
 
 
-def _calibrate_batchnorm(model, shape):
-    """Set BN running statistics from real forward passes, as training does: a freshly initialised deep
-    residual net otherwise has activations that grow with depth, far beyond anything a trained net sees."""
-    for m in model.modules():
-        if isinstance(m, nn.BatchNorm2d):
-            m.reset_running_stats()
-            m.momentum = None  # cumulative average over the calibration batches
-    model.train()
-    with torch.no_grad():
-        for _ in range(2):
-            model(torch.randn(8, *shape[1:]))
-    return model.eval()
-
-
 #: measured: resnet110's fp32 reordering noise (ORT fuses Conv+BN) reaches 3e-5 on logits near 0 while its
 #: residual stream has std ~7, so Polygraphy's atol 1e-5 is below that depth's noise floor (see the export report)
 ATOL = {"resnet110": 1e-4}
 
 
-def _parity(model, size, tmp_path, name="m"):
+def _parity(model, size, tmp_path, calibrate_batchnorm, name="m"):
     torch.manual_seed(0)
     shape = (1, BANDS, size, size)
-    model = _calibrate_batchnorm(model, shape)
+    model = calibrate_batchnorm(model, shape)
     path = export_onnx(model, tmp_path / f"{name}.onnx", shape)
     summary = check_onnx(path)
     assert summary["opset"] >= 17 and summary["inputs"]["x"]["shape"][0] == "batch"
@@ -56,26 +42,26 @@ def _parity(model, size, tmp_path, name="m"):
 
 
 @pytest.mark.parametrize("name", [m for m in list_models() if m != "cellnet"])
-def test_registered_model_exports_with_fp32_parity(name, tmp_path):
+def test_registered_model_exports_with_fp32_parity(name, tmp_path, calibrate_batchnorm):
     torch.set_num_threads(1)
-    report = _parity(create_model(name, BANDS, CLASSES), SIZE.get(name, 32), tmp_path, name)
+    report = _parity(create_model(name, BANDS, CLASSES), SIZE.get(name, 32), tmp_path, calibrate_batchnorm, name)
     assert report["passed"] and report["n_inputs"] == 10  # random-init logits reach ~1e8 on ±6σ inputs: rtol carries it
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2, 3])
-def test_random_cell_architectures_export_with_fp32_parity(seed, tmp_path):
+def test_random_cell_architectures_export_with_fp32_parity(seed, tmp_path, calibrate_batchnorm):
     torch.set_num_threads(1)
     genotype = random_genotype(np.random.default_rng(seed), max_depth=2)
     torch.manual_seed(seed)  # the weights too: without it they depend on which tests ran before (a flaky gate)
-    _parity(create_model("cellnet", BANDS, CLASSES, genotype=genotype, init_channels=8), 16, tmp_path)
+    _parity(create_model("cellnet", BANDS, CLASSES, genotype=genotype, init_channels=8), 16, tmp_path, calibrate_batchnorm)
 
 
-def test_cell_with_every_search_space_op_exports(tmp_path):
+def test_cell_with_every_search_space_op_exports(tmp_path, calibrate_batchnorm):
     torch.set_num_threads(1)
     model = create_model("cellnet", BANDS, CLASSES, genotype=EVERY_OP_GENOTYPE, init_channels=8)
     ops = {type(m).__name__ for m in model.modules()}
     assert {"Zero", "Identity", "SepConv", "DilConv"} <= ops
-    _parity(model, 16, tmp_path)
+    _parity(model, 16, tmp_path, calibrate_batchnorm)
 
 
 def _prune_vgg(model: VGG, keep: float) -> VGG:
@@ -98,10 +84,10 @@ def _prune_vgg(model: VGG, keep: float) -> VGG:
     return small
 
 
-def test_physically_pruned_vgg_exports_with_fp32_parity(tmp_path):
+def test_physically_pruned_vgg_exports_with_fp32_parity(tmp_path, calibrate_batchnorm):
     torch.set_num_threads(1)
     full = create_model("vgg16_bn", BANDS, CLASSES)
-    full = _calibrate_batchnorm(full, (1, BANDS, 32, 32))
+    full = calibrate_batchnorm(full, (1, BANDS, 32, 32))
     small = _prune_vgg(full, 0.5)
     assert sum(p.numel() for p in small.parameters()) < 0.4 * sum(p.numel() for p in full.parameters())
-    _parity(small, 32, tmp_path, "pruned")
+    _parity(small, 32, tmp_path, calibrate_batchnorm, "pruned")
