@@ -27,7 +27,7 @@ def test_search_runs_on_two_gloo_processes(tmp_path):
                "--flops-target", "400K", "--epochs", "2", "--retrain-epochs", "1", "--batch-size", "4", "--max-depth", "2",
                "--init-channels", "4", "--ops", "zero,skip_connect,sep_conv_3x3,max_pool_3x3", "--threads", "1",
                "--out", str(out), "--json"]
-    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "TMPDIR": str(tmp_path)}  # torchrun's scratch too
     done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout[done.stdout.index("{"):])  # only rank 0 prints
