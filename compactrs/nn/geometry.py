@@ -17,8 +17,10 @@ from compactrs.errors import ConfigError
 
 #: stem kinds and strides of the space. Every stem kind maps ``bands × H × W`` to ``C × ceil(H/s) × ceil(W/s)``
 #: (the contract ``stem_output_size`` relies on); ``compactrs.nn.stems`` builds them.
-STEM_KINDS = ("conv",)
+STEM_KINDS = ("conv", "spectral")
 STEM_STRIDES = (1, 2, 4)
+#: strides each kind can have: the spectral stem (a scan over every pixel's spectrum) keeps the resolution
+KIND_STRIDES = {"conv": STEM_STRIDES, "spectral": (1,)}
 DEFAULT_STEM = {"kind": "conv", "stride": 1}
 
 
@@ -28,7 +30,9 @@ def reduced(size: int) -> int:
 
 
 def validate_stem(stem: dict | None) -> dict:
-    """``{"kind": "conv", "stride": 1|2|4}`` normalised (None → the stride-1 conv stem of older genotypes).
+    """``{"kind": "conv", "stride": 1|2|4}`` or ``{"kind": "spectral", "stride": 1}`` normalised.
+
+    None → the stride-1 conv stem of older genotypes.
 
     Raises:
         ConfigError: an unknown kind or stride.
@@ -42,6 +46,9 @@ def validate_stem(stem: dict | None) -> dict:
         raise ConfigError(f"unknown stem kind '{kind}'; valid: {', '.join(STEM_KINDS)}")
     if not isinstance(stride, int) or isinstance(stride, bool) or stride not in STEM_STRIDES:
         raise ConfigError(f"stem stride {stride!r} is not one of {', '.join(map(str, STEM_STRIDES))}")
+    if stride not in KIND_STRIDES[kind]:
+        raise ConfigError(f"a '{kind}' stem has stride {' or '.join(map(str, KIND_STRIDES[kind]))}, got {stride}; "
+                          f"use the conv stem for strides 2 and 4")
     return {**stem, "kind": kind, "stride": stride}
 
 

@@ -16,6 +16,18 @@ from torch import nn
 MASK_POSITIONS = ("input", "none")
 
 
+def spectral_pieces(bands: int, piece_length: int, piece_stride: int) -> tuple[int, int, int, int]:
+    """``(length, stride, pieces, padding)`` of the piece-wise scan of ``bands`` bands.
+
+    Few-band inputs (multispectral) get pieces of at most ``ceil(bands / 2)`` bands, so the scan always has
+    two steps or more; ``padding`` zero bands at the end make every band part of a piece.
+    """
+    piece_length = min(piece_length, max(1, math.ceil(bands / 2)))
+    piece_stride = min(piece_stride, piece_length)
+    pieces = max(1, math.ceil((bands - piece_length) / piece_stride) + 1)
+    return piece_length, piece_stride, pieces, (pieces - 1) * piece_stride + piece_length - bands
+
+
 class DynamicalMask(nn.Module):
     """A gate in (0, 1) per band and pixel from two cheap convolutions, multiplied into the patch.
 
@@ -74,12 +86,8 @@ class SpectralFrontEnd(nn.Module):
             raise ValueError(
                 f"need 1 <= piece_stride <= piece_length, got stride {piece_stride}, length {piece_length}")
         self.bands, self.width = bands, width
-        # few-band inputs (multispectral) get shorter pieces, so the scan always has two steps or more
-        piece_length = min(piece_length, max(1, math.ceil(bands / 2)))
-        piece_stride = min(piece_stride, piece_length)
-        self.piece_length, self.piece_stride = piece_length, piece_stride
-        self.sequence_length = max(1, math.ceil((bands - piece_length) / piece_stride) + 1)
-        self.padding = (self.sequence_length - 1) * piece_stride + piece_length - bands
+        self.piece_length, self.piece_stride, self.sequence_length, self.padding = spectral_pieces(
+            bands, piece_length, piece_stride)
         self.mask = DynamicalMask(bands, spectral_kernel) if mask == "input" else nn.Identity()
         self.embed = nn.Conv1d(2, width, piece_length, stride=piece_stride)
 

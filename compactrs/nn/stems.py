@@ -11,8 +11,10 @@ MAC budget on large tiles keeps channels instead of resolution (see ``compactrs.
   one dense conv is also the cheapest layer per MAC in onnxruntime. Inputs whose side is not a multiple of 4
   are zero-padded symmetrically to ceil(side / 4) patches.
 
-A new stem kind (e.g. a spectral front end for hyperspectral cubes) is one more entry in ``STEMS`` and in
-``compactrs.nn.geometry.STEM_KINDS``; it must honour the geometry's contract (C × ceil(H/s) × ceil(W/s)).
+A stem kind is one entry in ``STEMS`` and in ``compactrs.nn.geometry.STEM_KINDS``; it must honour the
+geometry's contract (C × ceil(H/s) × ceil(W/s)). Kinds: ``"conv"`` (above) and ``"spectral"``
+(``compactrs.nn.spectral_stem.SpectralStem``: SpectralMamba's mask + piece-wise scan per pixel, stride 1 only,
+for hyperspectral inputs of ``MIN_SPECTRAL_BANDS`` bands or more).
 """
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from compactrs.nn.geometry import validate_stem
+from compactrs.nn.spectral_stem import SpectralStem
 
 
 class PatchifyStem(nn.Module):
@@ -48,8 +51,13 @@ def _conv_stem(in_bands: int, channels: int, stride: int) -> nn.Module:
     return nn.Sequential(nn.Conv2d(in_bands, channels, 3, stride=stride, padding=1, bias=False), nn.BatchNorm2d(channels))
 
 
+def _spectral_stem(in_bands: int, channels: int, stride: int) -> nn.Module:
+    # validate_stem admits the spectral kind at stride 1 only (it keeps every pixel's spectrum)
+    return SpectralStem(in_bands, channels)
+
+
 #: stem kind → factory(in_bands, channels, stride)
-STEMS: dict[str, Callable[[int, int, int], nn.Module]] = {"conv": _conv_stem}
+STEMS: dict[str, Callable[[int, int, int], nn.Module]] = {"conv": _conv_stem, "spectral": _spectral_stem}
 
 
 def make_stem(stem: dict | None, in_bands: int, channels: int) -> nn.Module:
