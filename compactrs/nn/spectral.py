@@ -89,7 +89,7 @@ class SpectralFrontEnd(nn.Module):
         self.piece_length, self.piece_stride, self.sequence_length, self.padding = spectral_pieces(
             bands, piece_length, piece_stride)
         self.mask = DynamicalMask(bands, spectral_kernel) if mask == "input" else nn.Identity()
-        self.embed = nn.Conv1d(2, width, piece_length, stride=piece_stride)
+        self.embed = nn.Conv1d(2, width, self.piece_length, stride=self.piece_stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``(N, bands, H, W)`` -> tokens ``(N, L, width)``."""
