@@ -27,7 +27,10 @@ def print_search_report(report: dict) -> None:
         click.echo(f"latency      target {target['latency_ms']:.3f} ms, predicted {predicted:.3f} ms by {target.get('profile')}")
     click.echo(f"search       {target.get('message', '')}")
     genotype = report["genotype"]
-    click.echo(f"genotype     stem stride {genotype.get('stem', {}).get('stride', 1)}, depths {genotype['depths']}, "
+    stem = genotype.get("stem", {})
+    stem_probs = report.get("search", {}).get("final_probabilities", {}).get("stem_probs")
+    chosen = f" (searched: {', '.join(f'{k} {p:.2f}' for k, p in stem_probs.items())})" if stem_probs else ""
+    click.echo(f"genotype     stem {stem.get('kind', 'conv')}{chosen} stride {stem.get('stride', 1)}, depths {genotype['depths']}, "
                f"init_channels {report['init_channels']}; normal "
                + " ".join(f"{op}<-{src}" for op, src in genotype["normal"]))
     click.echo("             reduce " + " ".join(f"{op}<-{src}" for op, src in genotype["reduce"]))
@@ -61,6 +64,9 @@ class _StderrLines(Progress):
 @click.option("--stem-stride", type=click.Choice(["auto", "1", "2", "4"]), default="auto", show_default=True,
               help="stride of the stem (1 keeps full resolution); auto: chosen with the width before the search so the "
                    "first cells keep >= 8 channels")
+@click.option("--stem", "stem", type=click.Choice(["conv", "spectral", "search"]), default="conv", show_default=True,
+              help="stem kind: conv (3x3 conv), spectral (SpectralMamba's mask + piece-wise scan per pixel; stride 1, "
+                   ">= 16 bands) or search (both in the supernet; the search chooses, priced like every op)")
 @click.option("--max-depth", type=click.IntRange(min=1), default=5, show_default=True, help="maximum normal cells per block (δmax)")
 @click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True, help="search batch size (per process)")
 @click.option("--loss", type=click.Choice(["ce", "focal"]), default="ce", show_default=True,
@@ -79,7 +85,7 @@ class _StderrLines(Progress):
 @threads_option()
 @json_option()
 def command(data, flops_target, tolerance, latency_target, profile, ops, epochs, retrain_epochs, init_channels, stem_stride,
-            max_depth, batch_size, loss, label_smoothing, w_lr, arch_lr, baselines, out, resume, overwrite, seed, threads, as_json):
+            stem, max_depth, batch_size, loss, label_smoothing, w_lr, arch_lr, baselines, out, resume, overwrite, seed, threads, as_json):
     """Search a compact cell network that lands on a FLOP budget, retrain it and write a run directory.
 
     FLOPs are counted as MACs (multiply-accumulates): --flops-target 20M means 20 million MACs per
@@ -98,7 +104,7 @@ def command(data, flops_target, tolerance, latency_target, profile, ops, epochs,
         raise ConfigError("--resume needs the --out directory of the interrupted search")
     config = SearchConfig(flops_target=flops_target, tolerance=tolerance, latency_target_ms=latency_target, profile=profile,
                           ops=ops, epochs=epochs, retrain_epochs=retrain_epochs, init_channels=init_channels,
-                          stem_stride=None if stem_stride == "auto" else int(stem_stride), max_depth=max_depth,
+                          stem_stride=None if stem_stride == "auto" else int(stem_stride), stem=stem, max_depth=max_depth,
                           initial_depth=min(3, max_depth), batch_size=batch_size, loss=loss, label_smoothing=label_smoothing,
                           w_lr=w_lr, arch_lr=arch_lr, seed=seed, threads=threads)
     main_rank = int(os.environ.get("RANK", "0")) == 0

@@ -23,6 +23,7 @@ from compactrs.nas.ddp import World, init_world
 from compactrs.nas.derive import MIN_WIDTH, Budget, BudgetSpace, choose_stem_and_width, fit_budget
 from compactrs.nas.loop import BiLevelSearch, probabilities_summary
 from compactrs.nas.plots import plot_accuracy_vs_macs, plot_arch_probs, plot_cost
+from compactrs.nn.spectral_stem import MIN_SPECTRAL_BANDS
 from compactrs.runtime import measure_latency
 from compactrs.training.loop import TrainConfig, seed_everything
 from compactrs.training.run import RunLog, default_run_dir
@@ -111,6 +112,7 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
     h, w = dataset.input_size
     if h != w:
         raise DataError(f"search needs square patches; '{dataset.spec}' gives {h}x{w}; pass a square patch/size option")
+    _check_stem(config, dataset)
     out = _shared_out_dir(out, config, world)
     work_dir = out.parent / f"{out.name}.search"
     if out.exists() and any(out.iterdir()) and not overwrite and not (resume and work_dir.exists()):
@@ -126,11 +128,12 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
     if config.latency_target_ms is not None:
         budgets.append(Budget("latency_ms", float(config.latency_target_ms), config.tolerance))
     space = BudgetSpace(dataset.in_bands, h, dataset.num_classes, config.ops, config.stem_multiplier, config.blocks,
-                        config.max_depth, config.nodes, profile, min_width=min(MIN_WIDTH, config.init_channels))
+                        config.max_depth, config.nodes, profile, min_width=min(MIN_WIDTH, config.init_channels),
+                        stem_kinds=config.stem_kinds())
     stride, width, width_message = choose_stem_and_width(space, budgets, config.init_channels, config.stem_stride)
     engine = BiLevelSearch(config, dataset, width, space.table("macs", width, stride),
                            space.table("latency_ms", width, stride) if profile is not None else None, work_dir, world, progress,
-                           stem={"kind": "conv", "stride": stride})
+                           stem={"kind": config.stem_kinds()[0], "stride": stride}, stem_kinds=config.stem_kinds())
     engine.log.line(width_message)
     outcome = engine.run(resume=resume, on_epoch=on_epoch)
     if not world.is_main:
@@ -143,6 +146,13 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
     _finish_run(out, work_dir, report, dataset, config, fit, outcome, space, profile, baselines, width)
     report["total_seconds"] = time.perf_counter() - started
     return report
+
+
+def _check_stem(config: SearchConfig, dataset: Dataset) -> None:
+    """Refuse, before any training, a spectral stem on inputs whose spectrum is too short to scan."""
+    if config.stem != "conv" and dataset.in_bands < MIN_SPECTRAL_BANDS:
+        raise ConfigError(f"--stem {config.stem} scans each pixel's spectrum and needs >= {MIN_SPECTRAL_BANDS} bands "
+                          f"(a hyperspectral 'hsi:' cube); '{dataset.spec}' has {dataset.in_bands}; use --stem conv")
 
 
 def _target_record(config: SearchConfig, fit) -> dict:

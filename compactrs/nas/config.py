@@ -7,8 +7,13 @@ from compactrs.errors import ConfigError
 from compactrs.nn.geometry import STEM_STRIDES
 from compactrs.training.losses import LOSSES
 
+#: ``--stem``: the stem kind(s) the search uses; "search" puts both in the supernet and lets it choose
+STEM_CHOICES = {"conv": ("conv",), "spectral": ("spectral",), "search": ("conv", "spectral")}
+#: what a checkpoint made before a field existed ran with (so --resume of such a checkpoint still matches)
+LEGACY_DEFAULTS = {"stem": "conv"}
+
 #: fields that must agree between a checkpoint and a resumed run for the result to be the same search
-SEARCH_FIELDS = ("flops_target", "tolerance", "latency_target_ms", "profile", "ops", "init_channels", "stem_stride", "stem_multiplier",
+SEARCH_FIELDS = ("flops_target", "tolerance", "latency_target_ms", "profile", "ops", "init_channels", "stem", "stem_stride", "stem_multiplier",
                  "blocks", "max_depth", "initial_depth", "epochs", "warmup_epochs", "batch_size", "w_lr", "w_lr_min", "w_momentum",
                  "w_weight_decay", "arch_lr", "arch_beta1", "arch_beta2", "arch_weight_decay", "tau_max", "tau_min",
                  "cpl_weight", "target_weight", "latency_weight", "loss", "label_smoothing", "focal_gamma", "augment", "seed")
@@ -25,6 +30,9 @@ class SearchConfig:
         ops: op names of the search space (resolved from gdas | rs | mobile | all | comma list; default rs).
         init_channels, stem_multiplier, blocks, max_depth, initial_depth: the CellNet backbone (paper: 16, 1,
             3 blocks, δmax = 5, initial depth 3).
+        stem: ``conv`` (a 3x3 conv, today's stem), ``spectral`` (SpectralMamba's front end,
+            ``compactrs.nn.spectral_stem``; stride 1, inputs of >= 16 bands) or ``search`` (both in the supernet
+            with their own architecture parameter; the derived genotype records the chosen kind).
         stem_stride: 1, 2 or 4 (the stem's stride, part of the genotype); None = chosen with the width before
             the search so the first cells keep ≥ 8 channels (``compactrs.nas.derive.choose_stem_and_width``).
         epochs, batch_size: search epochs and batch size (each epoch: one pass over each half of the train split).
@@ -48,6 +56,7 @@ class SearchConfig:
     profile: str | None = None
     ops: tuple = ()
     init_channels: int = 16
+    stem: str = "conv"
     stem_stride: int | None = None
     stem_multiplier: int = 1
     blocks: int = 3
@@ -97,6 +106,11 @@ class SearchConfig:
             raise ConfigError(f"--init-channels must be an even number >= 2, got {self.init_channels}")
         if self.stem_stride is not None and self.stem_stride not in STEM_STRIDES:
             raise ConfigError(f"--stem-stride must be one of {', '.join(map(str, STEM_STRIDES))} (or auto), got {self.stem_stride}")
+        if self.stem not in STEM_CHOICES:
+            raise ConfigError(f"--stem must be one of {', '.join(STEM_CHOICES)}, got {self.stem!r}")
+        if self.stem != "conv" and self.stem_stride not in (None, 1):
+            raise ConfigError(f"--stem {self.stem} keeps every pixel's spectrum (stem stride 1), got --stem-stride "
+                              f"{self.stem_stride}; pass --stem-stride 1 (or auto), or --stem conv for strides 2 and 4")
         if not 1 <= self.initial_depth <= self.max_depth:
             raise ConfigError(f"initial depth {self.initial_depth} must be within 1..--max-depth ({self.max_depth})")
         for name in ("epochs", "batch_size", "max_depth", "blocks", "stem_multiplier", "retrain_batch_size"):
@@ -113,6 +127,9 @@ class SearchConfig:
             raise ConfigError(f"unknown loss '{self.loss}'; valid: {', '.join(LOSSES)}")
         if self.nodes != 4:
             raise ConfigError(f"the search space has 4 nodes per cell (the genotype format), got {self.nodes}")
+
+    def stem_kinds(self) -> tuple[str, ...]:
+        return STEM_CHOICES[self.stem]
 
     def resolved_warmup_epochs(self) -> int:
         return self.epochs // 5 if self.warmup_epochs is None else int(self.warmup_epochs)

@@ -7,7 +7,8 @@ A cost model prices three kinds of pieces, exactly as the latency-profile protoc
   its ops are (the two preprocessing convs; ``size`` = the side of its s1 input);
 - ``fixed(in_bands, input_size, stem_channels, final_channels, num_classes, stem)``: stem and classifier;
   ``stem`` is the genotype's ``{"kind", "stride"}`` (``compactrs.nn.stems``); a model that cannot price a
-  stem raises ``ConfigError`` naming what it can price.
+  stem raises ``ConfigError`` naming what it can price. When the search chooses the stem kind too
+  (``--stem search``), the table holds one fixed cost per kind and the expected cost adds Σ p(kind)·fixed(kind).
 
 Where each piece sits (channels, sides, strides) comes from ``compactrs.nn.geometry`` through the supernet
 layout, the same walk ``CellNet`` is built from.
@@ -110,7 +111,9 @@ class MacCost:
     def _fixed(self, in_bands, input_size, stem_channels, final_channels, num_classes, kind, stride) -> float:
         stem = make_stem({"kind": kind, "stride": stride}, in_bands, stem_channels)  # CellNet's stem
         head = nn.Linear(final_channels, num_classes)
-        return float(layer_macs(stem, (1, in_bands, input_size, input_size)) + layer_macs(head, (1, final_channels)))
+        # a stem that is more than 2-D convs (the spectral stem's scan) carries its own exact hand count
+        stem_macs = stem.macs(input_size, input_size) if hasattr(stem, "macs") else layer_macs(stem, (1, in_bands, input_size, input_size))
+        return float(stem_macs + layer_macs(head, (1, final_channels)))
 
 
 class LatencyCost:
@@ -142,12 +145,14 @@ class ArchProbs:
     """Plain (non-Gumbel) probabilities of the architecture distribution.
 
     ``ops[t]``: (slots, n_ops) for cell type t ∈ {normal, reduce}; ``inputs[t]``: (slots, max_inputs), zero on
-    inputs a slot cannot read; ``depths``: (blocks, max_depth), column d − 1 = P(depth = d).
+    inputs a slot cannot read; ``depths``: (blocks, max_depth), column d − 1 = P(depth = d); ``stems``:
+    (stem kinds,) P(kind) when the search chooses the stem kind, else None (the one stem of the table).
     """
 
     ops: dict
     inputs: dict
     depths: torch.Tensor
+    stems: torch.Tensor | None = None
 
 
 class CostTable:
@@ -164,12 +169,16 @@ class CostTable:
     """
 
     def __init__(self, model: CostModel, layout: SupernetLayout, ops: Sequence[str], in_bands: int, input_size: int,
-                 num_classes: int, nodes: int = 4):
+                 num_classes: int, nodes: int = 4, stem_kinds: Sequence[str] | None = None):
         self.unit = model.unit
         self.ops = tuple(ops)
         self.nodes = nodes
         self.blocks, self.max_depth = layout.blocks, layout.max_depth
-        self.fixed = model.fixed(in_bands, input_size, layout.stem_channels, layout.final_channels, num_classes, layout.stem)
+        # one fixed cost (stem + classifier) per stem kind the search may choose, all at the layout's stride
+        self.stem_kinds = tuple(stem_kinds or (layout.stem["kind"],))
+        self.stem_fixed = torch.tensor([model.fixed(in_bands, input_size, layout.stem_channels, layout.final_channels, num_classes,
+                                                    {**layout.stem, "kind": kind}) for kind in self.stem_kinds], dtype=torch.float64)
+        self.fixed = float(self.stem_fixed[0])
         parts = getattr(model, "preprocess_parts", None)
         # MACs split a cell's base into its two preprocessing convs (each dead when its input is unread);
         # a latency profile prices the base as a whole, paid whenever the cell is live.
@@ -250,7 +259,15 @@ class CostTable:
         p_combo = torch.ones(len(self.combos), dtype=torch.float64)
         for k in range(self.blocks):
             p_combo = p_combo * depths[k, self.combos[:, k]]
-        return torch.as_tensor(self.fixed, dtype=torch.float64) + (p_combo * chain_cost).sum()
+        return self.expected_fixed(probs) + (p_combo * chain_cost).sum()
+
+    def expected_fixed(self, probs: ArchProbs) -> torch.Tensor:
+        """Σ p(stem kind) · (stem + classifier cost); the one stem's cost when the kind is not searched."""
+        if probs.stems is None:
+            if len(self.stem_kinds) > 1:
+                raise ValueError(f"this table prices stems {self.stem_kinds}: the probabilities need P(stem kind)")
+            return self.stem_fixed[0]
+        return (probs.stems.double() * self.stem_fixed).sum()
 
     def edge_costs(self, cell_type: str) -> torch.Tensor:
         """(blocks or reductions, n_ops) cost of each op on a stride-1 edge of each cell of that type."""
@@ -260,11 +277,16 @@ class CostTable:
 
     def discrete(self, genotype: dict) -> float:
         """The cost of one genotype (the expected cost of its one-hot distribution; exact)."""
-        return float(self.expected(one_hot_probs(genotype, self.ops, self.nodes, self.max_depth)))
+        return float(self.expected(one_hot_probs(genotype, self.ops, self.nodes, self.max_depth, self.stem_kinds)))
 
 
-def one_hot_probs(genotype: dict, ops: Sequence[str], nodes: int, max_depth: int) -> ArchProbs:
-    """The degenerate distribution that always samples ``genotype``."""
+def one_hot_probs(genotype: dict, ops: Sequence[str], nodes: int, max_depth: int,
+                  stem_kinds: Sequence[str] | None = None) -> ArchProbs:
+    """The degenerate distribution that always samples ``genotype`` (its stem kind among ``stem_kinds``).
+
+    Raises:
+        ConfigError: the genotype's stem kind is not one of ``stem_kinds``.
+    """
     index = {op: i for i, op in enumerate(ops)}
     op_probs, in_probs = {}, {}
     for cell_type in ("normal", "reduce"):
@@ -277,4 +299,10 @@ def one_hot_probs(genotype: dict, ops: Sequence[str], nodes: int, max_depth: int
     depths = torch.zeros(len(genotype["depths"]), max_depth, dtype=torch.float64)
     for block, depth in enumerate(genotype["depths"]):
         depths[block, int(depth) - 1] = 1.0
-    return ArchProbs(op_probs, in_probs, depths)
+    stems = None
+    if stem_kinds is not None:
+        kind = validate_stem(genotype.get("stem"))["kind"]
+        if kind not in stem_kinds:
+            raise ConfigError(f"a genotype with a '{kind}' stem cannot be priced by a table of {'/'.join(stem_kinds)} stems")
+        stems = torch.tensor([float(k == kind) for k in stem_kinds], dtype=torch.float64)
+    return ArchProbs(op_probs, in_probs, depths, stems)

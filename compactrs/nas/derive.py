@@ -44,8 +44,9 @@ class BudgetSpace:
     """Prices genotypes of one dataset shape at any width: MAC tables (and latency tables with a profile)."""
 
     def __init__(self, in_bands: int, input_size: int, num_classes: int, ops, stem_multiplier: int = 1, blocks: int = 3,
-                 max_depth: int = 5, nodes: int = 4, profile=None, min_width: int = MIN_WIDTH):
+                 max_depth: int = 5, nodes: int = 4, profile=None, min_width: int = MIN_WIDTH, stem_kinds=("conv",)):
         self.in_bands, self.input_size, self.num_classes = in_bands, input_size, num_classes
+        self.stem_kinds = tuple(stem_kinds)  # the stem kinds the search may use (both with --stem search)
         self.min_width = min_width
         self.ops, self.stem_multiplier, self.blocks, self.max_depth, self.nodes = tuple(ops), stem_multiplier, blocks, max_depth, nodes
         self.profile = profile
@@ -58,14 +59,19 @@ class BudgetSpace:
         widths = (getattr(self.profile, "space", None) or {}).get("init_channels")
         return tuple(sorted(int(w) for w in widths)) if widths else None
 
-    def table(self, kind: str, width: int, stride: int = 1) -> CostTable:
-        """The cost table of the supernet at ``width`` with a conv stem of ``stride`` (built once, cached)."""
-        key = (kind, width, stride)
+    def table(self, kind: str, width: int, stride: int = 1, stem_kinds=None) -> CostTable:
+        """The cost table of the supernet at ``width`` with stems of ``stride`` (built once, cached).
+
+        ``stem_kinds`` (default: the space's) are the stems it prices, each with its own fixed cost.
+        """
+        stem_kinds = tuple(stem_kinds or self.stem_kinds)
+        key = (kind, width, stride, stem_kinds)
         if key not in self._tables:
             model = MAC_COST if kind == "macs" else LatencyCost(self.profile)
             layout = supernet_layout(self.input_size, width, self.stem_multiplier, self.blocks, self.max_depth, self.nodes,
-                                     {"kind": "conv", "stride": stride})
-            self._tables[key] = CostTable(model, layout, self.ops, self.in_bands, self.input_size, self.num_classes, self.nodes)
+                                     {"kind": stem_kinds[0], "stride": stride})
+            self._tables[key] = CostTable(model, layout, self.ops, self.in_bands, self.input_size, self.num_classes, self.nodes,
+                                          stem_kinds)
         return self._tables[key]
 
     def cost(self, kind: str, genotype: dict, width: int) -> float:
@@ -73,13 +79,15 @@ class BudgetSpace:
             # the profile's own whole-network prediction (may model more than the per-piece table)
             return float(self.profile.predict_genotype(genotype, self.in_bands, self.input_size, self.num_classes,
                                                        init_channels=width, stem_multiplier=self.stem_multiplier))
-        return self.table(kind, width, validate_stem(genotype.get("stem"))["stride"]).discrete(genotype)
+        stem = validate_stem(genotype.get("stem"))
+        return self.table(kind, width, stem["stride"], (stem["kind"],)).discrete(genotype)
 
     def extremes(self, kind: str, width: int, stride: int = 1) -> tuple[float, float]:
         """(cheapest, dearest) cost of simple genotypes of the space at ``width`` (its reachable range).
 
         Cheapest: the cheapest op on every slot, depth 1. Dearest: the dearest op (and, in reduction cells,
-        input) on every slot with both cell inputs read (no dead code), depth ``max_depth``.
+        input) on every slot with both cell inputs read (no dead code), depth ``max_depth``. The stem is the
+        cheapest / dearest of the space's stem kinds.
         """
         table = self.table(kind, width, stride)
         n_ops = len(self.ops)
@@ -98,7 +106,8 @@ class BudgetSpace:
                 s, o = pick(((s, o) for s in sources for o in range(n_ops)), key=lambda so: reduce_costs[so[0], so[1]])
                 genotype["reduce"].append([self.ops[o], s])
             depth = 1 if pick is min else self.max_depth
-            out.append(table.discrete({**genotype, "depths": [depth] * self.blocks, "stem": {"kind": "conv", "stride": stride}}))
+            stem_kind = table.stem_kinds[pick(range(len(table.stem_kinds)), key=lambda k: float(table.stem_fixed[k]))]
+            out.append(table.discrete({**genotype, "depths": [depth] * self.blocks, "stem": {"kind": stem_kind, "stride": stride}}))
         return out[0], out[1]
 
 
@@ -181,6 +190,8 @@ def stem_strides(space: BudgetSpace, budgets: list[Budget], stride: int | None) 
     """The stem strides the search may choose from: the one asked for, or all (stride 1 only under a latency budget)."""
     if stride is not None:
         return (int(stride),)
+    if space.stem_kinds != ("conv",):
+        return (1,)  # the spectral stem keeps the resolution (compactrs.nn.geometry.KIND_STRIDES)
     if any(b.kind == "latency_ms" for b in budgets):
         return (1,)  # latency profiles price the stride-1 stem only (compactrs.nas.costs.LatencyCost)
     return STEM_STRIDES

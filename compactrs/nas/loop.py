@@ -22,7 +22,7 @@ from compactrs._io import atomic_path, write_text
 from compactrs._progress import Progress
 from compactrs.data import Dataset
 from compactrs.errors import ArtifactError, ConfigError
-from compactrs.nas.config import SearchConfig
+from compactrs.nas.config import LEGACY_DEFAULTS, SearchConfig
 from compactrs.nas.costs import CostTable
 from compactrs.nas.ddp import World, average_gradients, barrier, broadcast_parameters, check_in_sync, sum_over_ranks
 from compactrs.nas.losses import complexity_loss, target_loss, within_band
@@ -87,7 +87,7 @@ class BiLevelSearch:
 
     def __init__(self, config: SearchConfig, dataset: Dataset, init_channels: int, mac_table: CostTable,
                  latency_table: CostTable | None, work_dir: Path, world: World = World(), progress: Progress | None = None,
-                 stem: dict | None = None):
+                 stem: dict | None = None, stem_kinds=None):
         self.config, self.dataset, self.world = config, dataset, world
         self.init_channels = init_channels
         self.stem = validate_stem(stem)
@@ -99,7 +99,8 @@ class BiLevelSearch:
         seed_everything(config.seed)  # the supernet's initial weights and logits are part of the seed
         h, _ = dataset.input_size
         self.net = Supernet(dataset.in_bands, dataset.num_classes, h, config.ops, init_channels, config.stem_multiplier,
-                            config.blocks, config.max_depth, config.initial_depth, config.nodes, self.stem)
+                            config.blocks, config.max_depth, config.initial_depth, config.nodes, self.stem,
+                            stem_kinds)
         self.net = self.net.to(memory_format=torch.channels_last)
         broadcast_parameters(self.net, world)
         self.weights, self.arch = self.net.weight_parameters(), self.net.arch_parameters()
@@ -166,7 +167,7 @@ class BiLevelSearch:
         differing = sorted(k for k in ("dataset", "init_channels", "world_size") if payload.get(k) != mine[k])
         if payload.get("stem", DEFAULT_STEM) != mine["stem"]:
             differing.append("stem")
-        differing += sorted(k for k, v in mine["config"].items() if payload["config"].get(k) != v)
+        differing += sorted(k for k, v in mine["config"].items() if payload["config"].get(k, LEGACY_DEFAULTS.get(k)) != v)
         if differing:
             raise ConfigError(f"--resume: the checkpoint in '{path.parent}' was made with different {differing}; "
                               f"pass the options of the interrupted run, or a new --out")
@@ -336,7 +337,8 @@ class BiLevelSearch:
             "a_loss": totals[3] / max(totals[5], 1), "a_acc": totals[4] / max(totals[5], 1),
             **budget, "genotype": self.net.derive(),
             "probs": {"ops": {t: probs.ops[t].tolist() for t in CELL_TYPES},
-                      "inputs": {t: probs.inputs[t].tolist() for t in CELL_TYPES}, "depths": probs.depths.tolist()},
+                      "inputs": {t: probs.inputs[t].tolist() for t in CELL_TYPES}, "depths": probs.depths.tolist(),
+                      **({"stems": probs.stems.tolist()} if probs.stems is not None else {})},
             "seconds": time.perf_counter() - started,
         }
         self.seconds += record["seconds"]
@@ -393,5 +395,8 @@ def _summary(record: dict) -> str:
 def probabilities_summary(net: Supernet) -> dict:
     """Final architecture probabilities as plain lists (for genotype.json / report.json)."""
     probs = net.probabilities()
-    return {"ops": list(net.ops), "op_probs": {t: np.round(probs.ops[t].detach().numpy(), 4).tolist() for t in CELL_TYPES},
-            "depth_probs": np.round(probs.depths.detach().numpy(), 4).tolist()}
+    out = {"ops": list(net.ops), "op_probs": {t: np.round(probs.ops[t].detach().numpy(), 4).tolist() for t in CELL_TYPES},
+           "depth_probs": np.round(probs.depths.detach().numpy(), 4).tolist()}
+    if probs.stems is not None:
+        out["stem_probs"] = {kind: round(float(p), 4) for kind, p in zip(net.stem_kinds, probs.stems)}
+    return out

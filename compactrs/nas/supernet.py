@@ -15,6 +15,9 @@ Design (documented choice between the two GDAS readings):
   (straight-through), so the gradient reaches the depth logits. s0 of the next cell is the state before the
   last cell that ran, exactly as in ``CellNet``.
 - Search ops use non-affine BN (DARTS convention); the derived network's ops are affine.
+- Stem kind (``--stem search``): both stems (conv, spectral; stride 1) sit before the cells with their own
+  categorical, hard-sampled like an op: only the sampled stem runs, its output weighted by the
+  straight-through one-hot weight, so the task loss reaches the stem logits; derive records the argmax kind.
 """
 from __future__ import annotations
 
@@ -96,6 +99,8 @@ class ArchSample:
     cells: dict                # cell type -> CellSample
     depth_weights: torch.Tensor  # (blocks, max_depth)
     depth_index: list          # sampled depth - 1 per block
+    stem_weights: torch.Tensor | None = None  # (stem kinds,) when the stem kind is searched
+    stem_index: int | None = None
 
     def genotype(self, ops) -> dict:
         """The discrete architecture this sample runs."""
@@ -110,14 +115,21 @@ class Supernet(nn.Module):
 
     def __init__(self, in_bands: int, num_classes: int, input_size: int, ops, init_channels: int = 16,
                  stem_multiplier: int = 1, blocks: int = 3, max_depth: int = 5, initial_depth: int = 3, nodes: int = 4,
-                 stem: dict | None = None):
+                 stem: dict | None = None, stem_kinds=None):
         super().__init__()
         if not 1 <= initial_depth <= max_depth:
             raise ConfigError(f"initial depth {initial_depth} must be in 1..--max-depth ({max_depth})")
         self.ops = tuple(ops)
         self.nodes, self.max_depth = nodes, max_depth
         self.layout: SupernetLayout = supernet_layout(input_size, init_channels, stem_multiplier, blocks, max_depth, nodes, stem)
-        self.stem = make_stem(self.layout.stem, in_bands, self.layout.stem_channels)
+        # one stem (its kind fixed), or every kind in ``stems`` with a categorical over them (searched)
+        self.stem_kinds = tuple(stem_kinds or (self.layout.stem["kind"],))
+        if len(self.stem_kinds) == 1:
+            self.stem = make_stem({**self.layout.stem, "kind": self.stem_kinds[0]}, in_bands, self.layout.stem_channels)
+        else:
+            self.stems = nn.ModuleDict({kind: make_stem({**self.layout.stem, "kind": kind}, in_bands, self.layout.stem_channels)
+                                        for kind in self.stem_kinds})
+            self.stem_logits = nn.Parameter(1e-3 * torch.randn(len(self.stem_kinds)))
         self.reductions = nn.ModuleList(nn.Identity() if site is None else SearchCell(site, self.ops, nodes, options)
                                         for site, options in zip(self.layout.reductions, self.layout.reduction_c_prev_prev))
         self.blocks = nn.ModuleList(nn.ModuleList(SearchCell(site, self.ops, nodes) for site in cells) for cells in self.layout.normals)
@@ -142,8 +154,13 @@ class Supernet(nn.Module):
     # -- parameters -------------------------------------------------------------------------------------
     ARCH_NAMES = ("alpha_normal", "alpha_reduce", "beta_normal", "beta_reduce", "depth_logits")
 
+    @property
+    def searches_stem(self) -> bool:
+        return len(self.stem_kinds) > 1
+
     def arch_parameters(self) -> list[nn.Parameter]:
-        return [getattr(self, name) for name in self.ARCH_NAMES]
+        names = self.ARCH_NAMES + (("stem_logits",) if self.searches_stem else ())
+        return [getattr(self, name) for name in names]
 
     def weight_parameters(self) -> list[nn.Parameter]:
         arch = {id(p) for p in self.arch_parameters()}
@@ -151,7 +168,8 @@ class Supernet(nn.Module):
 
     def arch_logits(self) -> dict:
         return {"ops": {"normal": self.alpha_normal, "reduce": self.alpha_reduce},
-                "inputs": {"normal": self.beta_normal, "reduce": self.beta_reduce}, "depths": self.depth_logits}
+                "inputs": {"normal": self.beta_normal, "reduce": self.beta_reduce}, "depths": self.depth_logits,
+                **({"stems": self.stem_logits} if self.searches_stem else {})}
 
     def probabilities(self, temperature: float = 1.0) -> ArchProbs:
         """The (differentiable) softmax probabilities of the architecture distribution.
@@ -164,6 +182,7 @@ class Supernet(nn.Module):
             ops={t: torch.softmax(getattr(self, f"alpha_{t}") / temperature, -1) for t in CELL_TYPES},
             inputs={t: torch.softmax(masked[t] / temperature, -1) for t in CELL_TYPES},
             depths=torch.softmax(self.depth_logits / temperature, -1),
+            stems=torch.softmax(self.stem_logits / temperature, -1) if self.searches_stem else None,
         )
 
     # -- sampling and forward ---------------------------------------------------------------------------
@@ -174,10 +193,20 @@ class Supernet(nn.Module):
             in_w, in_i = gumbel_hard(getattr(self, f"beta_{t}"), tau, generator, mask=self.input_mask)
             cells[t] = CellSample(op_w, op_i, in_w, in_i)
         depth_w, depth_i = gumbel_hard(self.depth_logits, tau, generator)
-        return ArchSample(cells, depth_w, depth_i)
+        if not self.searches_stem:  # no extra draw: a fixed-stem search samples exactly as before
+            return ArchSample(cells, depth_w, depth_i)
+        stem_w, stem_i = gumbel_hard(self.stem_logits, tau, generator)
+        return ArchSample(cells, depth_w, depth_i, stem_w, stem_i[0])
+
+    def run_stem(self, x: torch.Tensor, sample: ArchSample) -> torch.Tensor:
+        if not self.searches_stem:
+            return self.stem(x)
+        w, index = sample.stem_weights, sample.stem_index
+        out = w[index] * self.stems[self.stem_kinds[index]](x)
+        return out + (w.sum() - w[index])  # zero in value; routes the other kinds' gradient to the logits
 
     def forward(self, x: torch.Tensor, sample: ArchSample) -> torch.Tensor:
-        s0 = s1 = self.stem(x)
+        s0 = s1 = self.run_stem(x, sample)
         for block, cells in enumerate(self.blocks):
             if block > 0:
                 s0, s1 = s1, self.reductions[block](s0, s1, sample.cells["reduce"])
@@ -201,5 +230,6 @@ class Supernet(nn.Module):
                 genotype[t] = [[self.ops[o], int(s)] for o, s in zip(ops, sources)]
             genotype["depths"] = [int(d) + 1 for d in probs.depths.argmax(-1).tolist()]
             genotype["concat"] = list(range(2, 2 + self.nodes))
-            genotype["stem"] = dict(self.layout.stem)
+            kind = self.stem_kinds[int(probs.stems.argmax())] if self.searches_stem else self.stem_kinds[0]
+            genotype["stem"] = {**self.layout.stem, "kind": kind}
         return genotype
