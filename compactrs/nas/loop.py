@@ -398,5 +398,5 @@ def probabilities_summary(net: Supernet) -> dict:
     out = {"ops": list(net.ops), "op_probs": {t: np.round(probs.ops[t].detach().numpy(), 4).tolist() for t in CELL_TYPES},
            "depth_probs": np.round(probs.depths.detach().numpy(), 4).tolist()}
     if probs.stems is not None:
-        out["stem_probs"] = {kind: round(float(p), 4) for kind, p in zip(net.stem_kinds, probs.stems)}
+        out["stem_probs"] = {kind: round(float(p), 4) for kind, p in zip(net.stem_kinds, probs.stems.detach())}
     return out
