@@ -109,3 +109,37 @@ def test_search_chooses_the_stem_derives_and_retrains_on_indian_pines(indian_pin
     assert type(model.stem).__name__ == ("SpectralStem" if kind == "spectral" else "Sequential")
     assert count_macs(model, (1, 200, 9, 9)) == report["macs"]
     assert json.loads((out / "config.json").read_text())["search"]["stem"] == "search"
+
+
+def _engine(dataset, work_dir, stem):
+    from compactrs.nas.loop import BiLevelSearch
+
+    config = SearchConfig(flops_target=2_000_000, epochs=2, batch_size=256, max_depth=2, initial_depth=1, stem=stem,
+                          ops=",".join(OPS), threads=1)
+    space = BudgetSpace(dataset.in_bands, 3, dataset.num_classes, config.ops, max_depth=2, stem_kinds=config.stem_kinds())
+    return BiLevelSearch(config, dataset, 4, space.table("macs", 4), None, work_dir,
+                         stem={"kind": config.stem_kinds()[0], "stride": 1}, stem_kinds=config.stem_kinds())
+
+
+def test_resume_refuses_a_changed_stem_and_reads_older_checkpoints_as_conv(indian_pines, tmp_path):
+    from compactrs.data import load_dataset
+
+    dataset = load_dataset(f"hsi:{indian_pines},patch=3", seed=0)
+
+    class Killed(Exception):
+        pass
+
+    def kill(record):
+        raise Killed
+
+    with pytest.raises(Killed):
+        _engine(dataset, tmp_path / "w", "conv").run(on_epoch=kill)
+    with pytest.raises(ConfigError, match=r"different \['stem'\]"):
+        _engine(dataset, tmp_path / "w", "search").run(resume=True)
+    # a checkpoint written before --stem existed has no "stem" in its config: it ran the conv stem
+    path = tmp_path / "w" / "checkpoint.pt"
+    payload = torch.load(path, weights_only=True)
+    del payload["config"]["stem"]
+    torch.save(payload, path)
+    engine = _engine(dataset, tmp_path / "w", "conv")
+    assert engine.load() and engine.epoch == 1
