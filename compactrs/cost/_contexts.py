@@ -119,15 +119,16 @@ def _context_cell_base(profile, c_prev_prev: int, c_prev: int, channels: int, si
 
 
 def _context_fixed(profile, in_bands: int, input_size: int, stem_channels: int, final_channels: int,
-                   num_classes: int) -> float:
+                   num_classes: int, stem_kind: str = "conv") -> float:
     def compute() -> float:
         from torch import nn
 
         from compactrs.cost._opgraphs import _Head, _randomise_bn
+        from compactrs.nn.stems import make_stem
 
         batch = profile.data["batch"]
-        stem = _randomise_bn(nn.Sequential(nn.Sequential(nn.Conv2d(in_bands, stem_channels, 3, padding=1, bias=False),
-                                                         nn.BatchNorm2d(stem_channels))), 0)
+        # the stride-1 stem CellNet builds, wrapped so its kernels are named as in a network ("stem.*")
+        stem = _randomise_bn(nn.Sequential(make_stem({"kind": stem_kind, "stride": 1}, in_bands, stem_channels)), 0)
         final = input_size
         for _ in range(int(profile.space["blocks"]) - 1):
             final = reduced(final)
@@ -137,4 +138,5 @@ def _context_fixed(profile, in_bands: int, input_size: int, stem_channels: int, 
         # the stem's own output reorder is not run in a network (cells read the NCHWc layout)
         stem_kernels = [k for k in stem_kernels if k["op"] != "ReorderOutput"]
         return profile.kernels_ms(stem_kernels + head_kernels, per_run=True)
-    return _cached(profile, ("fixed", in_bands, input_size, stem_channels, final_channels, num_classes), compute)
+    key = ("fixed", in_bands, input_size, stem_channels, final_channels, num_classes)
+    return _cached(profile, key + ((stem_kind,) if stem_kind != "conv" else ()), compute)

@@ -42,11 +42,28 @@ def sample_specs(space: dict, n: int, seed: int, op_weights: dict | None = None,
         spec = {"genotype": random_genotype(rng, ops, space["nodes"], space["blocks"], depth),
                 **_input_shape(rng, space), "init_channels": int(rng.choice(space["init_channels"])),
                 "num_classes": int(rng.choice(space["num_classes"])), "stem_multiplier": int(space["stem_multiplier"])}
+        _draw_stem(rng, space, spec)
         text = json.dumps(spec, sort_keys=True)
         if text not in seen:
             seen.add(text)
             specs.append(spec)
     return specs
+
+
+def _draw_stem(rng, space: dict, spec: dict) -> None:
+    """Give a many-band network a stem kind drawn uniformly from the space's (the conv stem stays implicit).
+
+    Profiles made before stem kinds existed have no ``stem_kinds``: their networks keep the conv stem and the
+    random draws are unchanged (no draw is made for a single kind).
+    """
+    from compactrs.nn.spectral_stem import MIN_SPECTRAL_BANDS
+
+    kinds = list(space.get("stem_kinds", ["conv"]))
+    if len(kinds) < 2 or spec["in_bands"] < MIN_SPECTRAL_BANDS:
+        return
+    kind = kinds[int(rng.integers(len(kinds)))]
+    if kind != "conv":
+        spec["genotype"]["stem"] = {"kind": kind, "stride": 1}
 
 
 def _input_shape(rng, space: dict) -> dict:

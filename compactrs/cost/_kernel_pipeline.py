@@ -59,11 +59,15 @@ class KernelProfileConfig:
             raise ConfigError(f"unknown ops {unknown}; valid ops: {', '.join(OPS)}")
         if min(self.init_channels) < 1:
             raise ConfigError(f"init_channels must be positive, got {list(self.init_channels)}")
+        from compactrs.nn.spectral_stem import MIN_SPECTRAL_BANDS
+
+        # the spectral stem exists only for many-band inputs; the sampled networks draw it there
+        stems = ["conv", "spectral"] if any(b >= MIN_SPECTRAL_BANDS for b, _ in self.inputs) else ["conv"]
         return {"inputs": [list(pair) for pair in self.inputs],
                 "in_bands": sorted({b for b, _ in self.inputs}), "input_size": sorted({s for _, s in self.inputs}),
                 "init_channels": sorted(self.init_channels), "num_classes": list(self.num_classes), "ops": ops,
                 "nodes": self.nodes, "blocks": self.blocks, "max_depth": self.max_depth,
-                "stem_multiplier": self.stem_multiplier}
+                "stem_multiplier": self.stem_multiplier, "stem_kinds": stems}
 
 
 def _warn_if_contended(data: dict) -> None:

@@ -72,7 +72,19 @@ class KernelProfile:
         shapes = sp.get("inputs") or [[b, s] for b in sp["in_bands"] for s in sp["input_size"]]
         return (f"inputs (bands, side) {[tuple(p) for p in shapes]}, init_channels {min(widths)}–{max(widths)}, "
                 f"ops {sp['ops']}, depths 1–{sp['max_depth']} over {sp['blocks']} blocks, "
-                f"stem_multiplier {sp['stem_multiplier']}")
+                f"stem_multiplier {sp['stem_multiplier']}, stems {self.stem_kinds}")
+
+    @property
+    def stem_kinds(self) -> list[str]:
+        """Stem kinds the profile's networks had (a profile made before stem kinds: the conv stem only)."""
+        return list(self.space.get("stem_kinds", ["conv"]))
+
+    def check_stem(self, kind: str) -> None:
+        """Raise ConfigError naming the profile's region if it never measured a ``kind`` stem."""
+        if kind not in self.stem_kinds:
+            raise ConfigError(f"latency profile '{self.source}' does not cover the '{kind}' stem: it covers "
+                              f"{self.region()}; re-profile with 'compactrs profile' (its networks draw the spectral "
+                              f"stem for inputs of >= 16 bands), or search with --stem conv")
 
     def check_covers(self, genotype: dict, in_bands: int, input_size: int, init_channels: int,
                      stem_multiplier: int = 1) -> None:
@@ -87,6 +99,9 @@ class KernelProfile:
             problems.append(f"init_channels {init_channels}")
         if stem_multiplier != sp["stem_multiplier"]:
             problems.append(f"stem_multiplier {stem_multiplier}")
+        kind = (genotype.get("stem") or {}).get("kind", "conv")
+        if kind not in self.stem_kinds:
+            problems.append(f"the '{kind}' stem")
         ops = sorted({op for cell in ("normal", "reduce") for op, _ in genotype[cell]} - set(sp["ops"]))
         if ops:
             problems.append(f"ops {ops}")
@@ -202,10 +217,13 @@ class KernelProfile:
         """Predicted ms of a cell's two preprocessing convolutions (each dead when no edge reads its input)."""
         return _context_preprocess(self, int(c_prev_prev), int(c_prev), int(channels), int(size), bool(reduction_prev))
 
-    def fixed_ms(self, in_bands: int, input_size: int, stem_channels: int, final_channels: int, num_classes: int) -> float:
-        """Stem + head (ReLU, pool, linear) + the per-run cost."""
+    def fixed_ms(self, in_bands: int, input_size: int, stem_channels: int, final_channels: int, num_classes: int,
+                 stem_kind: str = "conv") -> float:
+        """Stem (stride 1, of ``stem_kind``) + head (ReLU, pool, linear) + the per-run cost."""
+        if stem_kind != "conv":
+            self.check_stem(stem_kind)
         return _context_fixed(self, int(in_bands), int(input_size), int(stem_channels), int(final_channels),
-                              int(num_classes))
+                              int(num_classes), stem_kind)
 
     def __hash__(self) -> int:
         return id(self)

@@ -134,10 +134,14 @@ class LatencyCost:
 
     def fixed(self, in_bands, input_size, stem_channels, final_channels, num_classes, stem=None):
         stem = validate_stem(stem)
-        if stem != DEFAULT_STEM:
+        if stem == DEFAULT_STEM:
+            return float(self.profile.fixed_ms(in_bands, input_size, stem_channels, final_channels, num_classes))
+        check_stem = getattr(self.profile, "check_stem", None)  # a kernel-level profile may price other stem kinds
+        if stem["stride"] != 1 or check_stem is None:
             raise ConfigError(f"the latency profile prices only the stride-1 conv stem, not {stem}; "
-                              f"search a latency budget with the stride-1 stem (--stem-stride 1)")
-        return float(self.profile.fixed_ms(in_bands, input_size, stem_channels, final_channels, num_classes))
+                              f"search a latency budget with the stride-1 conv stem (--stem-stride 1, --stem conv)")
+        check_stem(stem["kind"])  # refuses, naming the profile's region, a kind its networks never had
+        return float(self.profile.fixed_ms(in_bands, input_size, stem_channels, final_channels, num_classes, stem["kind"]))
 
 
 @dataclass
