@@ -13,7 +13,7 @@ from compactrs.errors import ConfigError
 from compactrs.models import build_model, create_model
 from compactrs.nas.config import SearchConfig
 from compactrs.nas.costs import one_hot_probs
-from compactrs.nas.derive import BudgetSpace, choose_stem_and_width, Budget
+from compactrs.nas.derive import Budget, BudgetSpace, choose_stem_and_width
 from compactrs.nas.supernet import Supernet
 from compactrs.nn.stems import make_stem
 
