@@ -21,6 +21,7 @@ Design (documented choice between the two GDAS readings):
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -144,7 +145,8 @@ class Supernet(nn.Module):
         self.beta_reduce = nn.Parameter(1e-3 * torch.randn(slots, nodes + 1))
         # initial depth favoured: P(initial) = 1/2, the other depths share the rest equally
         depth_logits = torch.zeros(blocks, max_depth)
-        depth_logits[:, initial_depth - 1] = float(torch.log(torch.tensor(float(max_depth - 1))))
+        # (log 1 = 0 with a single depth: log(max_depth - 1) would be -inf there and poison the softmax)
+        depth_logits[:, initial_depth - 1] = math.log(max(max_depth - 1, 1))
         self.depth_logits = nn.Parameter(depth_logits)
         readable = torch.zeros(slots, nodes + 1, dtype=torch.bool)
         for slot in range(slots):

@@ -85,3 +85,12 @@ def test_expected_cost_is_differentiable_in_every_architecture_parameter():
     table.expected(net.probabilities()).backward()
     for name, p in zip(net.ARCH_NAMES, net.arch_parameters()):
         assert p.grad is not None and torch.count_nonzero(p.grad) > 0, name
+
+
+def test_a_single_depth_per_block_samples_and_derives():
+    # --max-depth 1 once gave log(0) = -inf depth logits: NaN probabilities, and sampling failed
+    net = Supernet(20, 3, 9, SMALL_OPS, init_channels=4, max_depth=1, initial_depth=1)
+    assert torch.isfinite(net.probabilities().depths).all()
+    sample = net.sample(5.0, torch.Generator().manual_seed(0))
+    assert net(torch.randn(2, 20, 9, 9), sample).shape == (2, 3)
+    assert net.derive()["depths"] == [1, 1, 1]
