@@ -153,16 +153,22 @@ class KernelProfile:
 
         genotype = validate_genotype(genotype)
         self.check_covers(genotype, in_bands, input_size, init_channels, stem_multiplier)
-        return self._predict_spec(json.dumps({"genotype": genotype, "in_bands": in_bands, "input_size": input_size,
-                                              "num_classes": num_classes, "init_channels": init_channels,
-                                              "stem_multiplier": stem_multiplier}, sort_keys=True))
+        return self._predict_spec(_spec_json(genotype, in_bands, input_size, num_classes, init_channels,
+                                             stem_multiplier))
 
-    @lru_cache(maxsize=512)
+    @lru_cache(maxsize=4096)
     def _predict_spec(self, spec_json: str) -> float:
+        return self.kernels_ms(self._spec_kernels(spec_json))
+
+    @lru_cache(maxsize=256)
+    def _spec_kernels(self, spec_json: str) -> list[dict]:
+        """The kernels of one network (by its spec), computed once: an export + an optimised session is most of
+        a prediction's cost, and the search asks for the same network again (whole, then split in pieces).
+        Callers must not modify the returned list."""
         from compactrs.cost._networks import network_input_shape, network_module
 
         spec = json.loads(spec_json)
-        return self.predict_module(network_module(spec), network_input_shape(spec, self.data["batch"]))
+        return self.network_kernels(network_module(spec), network_input_shape(spec, self.data["batch"]))
 
     def genotype_pieces(self, genotype: dict, in_bands: int, input_size: int, num_classes: int,
                         init_channels: int = 16, stem_multiplier: int = 1) -> dict:
@@ -171,11 +177,10 @@ class KernelProfile:
         Returns ``{"edges": ms, "cells": ms, "fixed": ms, "total": ms}``: kernels of cell edges (with the
         cells' node sums and concatenations), the cells' preprocessing, stem + head + the per-run cost.
         """
-        from compactrs.cost._networks import network_input_shape, network_module
+        from compactrs.nn.cells import validate_genotype
 
-        spec = {"genotype": genotype, "in_bands": in_bands, "input_size": input_size, "num_classes": num_classes,
-                "init_channels": init_channels, "stem_multiplier": stem_multiplier}
-        kernels = self.network_kernels(network_module(spec), network_input_shape(spec, self.data["batch"]))
+        kernels = self._spec_kernels(_spec_json(validate_genotype(genotype), in_bands, input_size, num_classes,
+                                                init_channels, stem_multiplier))
         parts = {"edges": [], "cells": [], "fixed": []}
         for kernel in kernels:
             path = kernel["source"].split(".")
@@ -209,6 +214,14 @@ class KernelProfile:
 
     def __hash__(self) -> int:
         return id(self)
+
+
+def _spec_json(genotype: dict, in_bands: int, input_size: int, num_classes: int, init_channels: int,
+               stem_multiplier: int) -> str:
+    """The cache key of one network: its spec as canonical JSON (``compactrs.cost._networks`` reads it)."""
+    return json.dumps({"genotype": genotype, "in_bands": int(in_bands), "input_size": int(input_size),
+                       "num_classes": int(num_classes), "init_channels": int(init_channels),
+                       "stem_multiplier": int(stem_multiplier)}, sort_keys=True)
 
 
 def load_kernel_profile(path: str | os.PathLike) -> KernelProfile:

@@ -89,6 +89,22 @@ def test_search_pieces_agree_with_the_whole_graph_prediction(kernel_profile):
         assert table.discrete(genotype) == pytest.approx(whole, rel=0.10)
 
 
+def test_width_adjustment_lands_on_what_an_uncached_profile_predicts(kernel_profile):
+    from compactrs.nas.derive import Budget, BudgetSpace, fit_budget
+
+    profile = KernelProfile.load(kernel_profile)
+    space = BudgetSpace(3, 8, 3, OPS, blocks=2, max_depth=1, profile=profile)
+    genotype = random_genotype(np.random.default_rng(2), OPS, 4, 2, 1)
+    target = profile.predict_genotype(genotype, 3, 8, 3, init_channels=8) * 1.02
+    fit = fit_budget(space, [Budget("latency_ms", target, 0.1)], genotype, 4)
+    fresh = KernelProfile.load(kernel_profile)  # nothing cached: its own export and session
+    uncached = fresh.predict_genotype(fit.genotype, 3, 8, 3, init_channels=fit.init_channels)
+    assert fit.costs["latency_ms"] == pytest.approx(uncached, rel=1e-12)
+    assert fit.costs["latency_ms"] == profile.predict_genotype(fit.genotype, 3, 8, 3, init_channels=fit.init_channels)
+    pieces = fresh.genotype_pieces(fit.genotype, 3, 8, 3, init_channels=fit.init_channels)
+    assert pieces["total"] == pytest.approx(uncached, rel=1e-9)
+
+
 def test_query_outside_the_region_is_refused_naming_it(kernel_profile):
     profile = KernelProfile.load(kernel_profile)
     genotype = random_genotype(np.random.default_rng(0), OPS, 4, 2, 1)
