@@ -19,7 +19,7 @@ from compactrs.cost import _kernel_build as kb
 from compactrs.cost._fit import accuracy_metrics, macs_linear_fit
 from compactrs.cost._kernel_model import fit_regressors, merge_samples
 from compactrs.deploy.timing import TimingConfig
-from compactrs.cost.kernel_latency import KERNEL_PROFILE_SCHEMA, KernelProfile
+from compactrs.cost.kernel_latency import KERNEL_FLOOR_US, KERNEL_PROFILE_SCHEMA, KernelProfile
 from compactrs.errors import ConfigError
 
 #: the input shapes (bands, side) of the shipped datasets: Indian Pines patches, EuroSAT MS / RGB crops, EuroSAT.
@@ -139,7 +139,7 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
 
 def _profile_data(config, space, samples, fit_rows, device, versions, ort_version) -> dict:
     regressors = fit_regressors(samples)
-    coefficients = kb.fit_network_term(fit_rows)
+    coefficients = kb.fit_network_term(fit_rows, kb.cheapest_kernel_us(samples))
     measured = [row["measured_ms"] for row in fit_rows]
     scaled = [(coefficients["per_run_us"] + coefficients["per_kernel_us"] * row["n_kernels"]
                + coefficients["scale"] * row["kernel_us"]) / 1e3 for row in fit_rows]
@@ -155,7 +155,9 @@ def _profile_data(config, space, samples, fit_rows, device, versions, ort_versio
         "kernels": {"model": "nnls-padded-roofline+knn-log-ratio/1", "samples": samples,
                     "fit": kb.fit_report(regressors, samples)},
         "network": {"coefficients": coefficients,
-                    "formula": "ms = (per_run_us + per_kernel_us·kernels + scale·Σ predicted kernel µs) / 1000",
+                    "formula": "ms = (per_run_us + Σ_kernels max(scale·predicted µs + per_kernel_us, "
+                               f"{KERNEL_FLOOR_US}) ) / 1000; a negative per_kernel_us is the profiler's own "
+                               "overhead per node",
                     "fit": {"n": len(fit_rows), "networks": fit_rows,
                             "error_with_measured_kernels": accuracy_metrics(measured, scaled)}},
         "validation": None,

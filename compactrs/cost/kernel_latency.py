@@ -3,11 +3,12 @@
 A network is exported to ONNX and optimised by onnxruntime exactly as it will run (``compactrs.cost.kernels``);
 every kernel of the optimised graph is priced by the regressor of its type (``_kernel_model``) and ::
 
-    latency_ms = (per_run_us + per_kernel_us · n_kernels + scale · Σ_k predicted_us(k)) / 1000
+    latency_ms = (per_run_us + Σ_k max(scale · predicted_us(k) + per_kernel_us, KERNEL_FLOOR_US)) / 1000
 
 where the three network coefficients are fitted on whole networks measured end to end (they hold what
 per-node profiling does not see: the cost of ``session.run`` itself, dispatch between kernels, and the
-profiler's own share of each node's time).
+profiler's own share of each node's time — which makes ``per_kernel_us`` negative, see
+``_kernel_build.fit_network_term``; the floor keeps a kernel's price positive).
 
 The search needs the same prediction split into the pieces it chooses between (``edge`` / ``cell_base`` /
 ``fixed``, compactrs.nas.costs): each piece is priced *in context* — the op inside a real cell, exported and
@@ -28,6 +29,8 @@ from compactrs.cost._kernel_model import KernelRegressor, sample_row
 from compactrs.errors import ArtifactError, ConfigError
 
 KERNEL_PROFILE_SCHEMA = "compactrs.latency-profile/2"
+#: the least a kernel is priced at (µs), once the profiler's per-node overhead is taken off its prediction.
+KERNEL_FLOOR_US = 0.1
 REQUIRED = ("schema", "device", "runtime", "precision", "threads", "batch", "space", "kernels", "network")
 
 
@@ -123,8 +126,8 @@ class KernelProfile:
     def kernels_ms(self, kernels: list[dict], per_run: bool = True) -> float:
         """Predicted ms of a set of kernels (``per_run``: plus the once-per-inference cost)."""
         c = self.coefficients
-        total = c["scale"] * float(self.kernel_us(kernels).sum()) + c["per_kernel_us"] * len(kernels)
-        return (total + (c["per_run_us"] if per_run else 0.0)) / 1e3
+        each = np.maximum(c["scale"] * self.kernel_us(kernels) + c["per_kernel_us"], KERNEL_FLOOR_US)
+        return (float(each.sum()) + (c["per_run_us"] if per_run else 0.0)) / 1e3
 
     def network_kernels(self, model, input_shape: Sequence[int]) -> list[dict]:
         """The kernels onnxruntime runs for ``model`` here (one profiled run: configurations, not timings)."""

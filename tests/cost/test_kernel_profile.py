@@ -170,3 +170,35 @@ def test_device_path_emit_runner_import(tmp_path):
     assert data["schema"] == KERNEL_PROFILE_SCHEMA and data["network"]["fit"]["n"] == 3
     assert data["validation"]["n"] == 3 and data["validation"]["noise_floor"]["n"] == 3
     assert "contended" in data["measurement"]["machine_state"]
+
+
+def test_sampled_networks_spread_over_size_decades_small_ones_included():
+    from compactrs.cost import _kernel_build as kb
+    from compactrs.cost._kernel_pipeline import KernelProfileConfig
+
+    space = KernelProfileConfig(ops=("zero", "skip_connect", "sep_conv_3x3", "mbconv_e6_k5")).space()
+    specs = kb.sample_specs(space, 40, seed=0)
+    uniform = kb._draw_specs(space, 40, 40, 0, None, (), None)
+    pool = np.log([kb.size_proxy(s) for s in kb._draw_specs(space, 320, 40, 0, None, (), None)])
+    small = pool.min() + (pool.max() - pool.min()) / 4  # the smallest quarter of the log-size range
+    sizes = np.log([kb.size_proxy(s) for s in specs])
+    assert np.sum(sizes <= small) >= 40 // 4 - 1 > np.sum(np.log([kb.size_proxy(s) for s in uniform]) <= small)
+    assert sizes.min() == pool.min() and sizes.max() == pool.max()  # the whole range stays covered
+    assert len({json.dumps(s, sort_keys=True) for s in specs}) == 40
+    again = kb.sample_specs(space, 40, seed=0)
+    assert again == specs
+
+
+def test_network_term_takes_the_profilers_per_node_overhead_off():
+    from compactrs.cost._kernel_build import fit_network_term
+
+    # profiled Σ = true time + 5 µs per kernel; end to end = 20 µs per run + the true time
+    rng = np.random.default_rng(0)
+    nets = []
+    for _ in range(12):
+        n, true_us = int(rng.integers(50, 700)), float(rng.uniform(500, 100_000))
+        nets.append({"n_kernels": n, "kernel_us": true_us + 5.0 * n, "measured_ms": (20.0 + true_us) / 1e3})
+    c = fit_network_term(nets, cheapest_kernel_us=8.0)
+    assert c["per_kernel_us"] == pytest.approx(-5.0, abs=0.3) and c["scale"] == pytest.approx(1.0, abs=0.02)
+    capped = fit_network_term(nets, cheapest_kernel_us=2.0)  # never more overhead than the cheapest kernel
+    assert capped["per_kernel_us"] >= -2.0 - 1e-9
