@@ -147,6 +147,19 @@ def test_validate_write_records_noise_floor_and_drift(kernel_profile, tmp_path):
     assert "contended" in block["machine_state"]
 
 
+def test_validate_with_reference_timing_records_the_reference_as_machine_state(kernel_profile, tmp_path, capsys):
+    copy = tmp_path / "p.json"
+    copy.write_text(kernel_profile.read_text())
+    assert main(["profile", "validate", str(copy), "--archs", "3", "--drift-archs", "0", "--timing", "reference",
+                 "--write"]) == 0
+    assert "reference graph:" in capsys.readouterr().out
+    block = json.loads(copy.read_text())["validation"]
+    reference = block["machine_state"]["reference"]
+    assert reference["windows"] >= 6 and reference["window_min_ms"] <= reference["median_ms"] <= reference["window_max_ms"]
+    assert all(len(row["round_ms"]) >= 2 and row["measured_ms"] > 0 for row in block["archs"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json"]
+
+
 def test_device_path_emit_runner_import(tmp_path):
     """--emit writes networks, the runner (torch and compactrs unimportable) profiles their kernels, and
     --from-measurements builds the same kind of profile, validation included."""
