@@ -48,7 +48,9 @@ class KernelProfileConfig:
     #: Validation networks always come from the whole space.
     fit_max_depth: int = 2
     seed: int = 0
-    timing: TimingConfig = field(default_factory=lambda: TimingConfig(min_runs=10, min_seconds=0.2, rounds=2))
+    #: end to end: reference-normalised (compactrs.deploy.timing; the CLI's --timing default, see there)
+    timing: TimingConfig = field(default_factory=lambda: TimingConfig(min_runs=10, min_seconds=0.2, rounds=2,
+                                                                      reference=True))
 
     def space(self) -> dict:
         from compactrs.nn.ops import OPS
@@ -218,9 +220,13 @@ def emit_kernel_graphs(config: KernelProfileConfig, folder: str | os.PathLike, p
     if config.validate_archs:
         val = kb.sample_specs(space, config.validate_archs, config.seed + VALIDATION_SEED_OFFSET, exclude=specs)
         items += kb.emit_networks(val, folder, config.batch, "validate", 0, progress)
+    from compactrs.cost._measure import REFERENCE_FILE, REFERENCE_SHAPE, write_reference_graph
+
+    write_reference_graph(folder / REFERENCE_FILE)  # for the runner's --timing reference
     manifest = {"schema": kb.NETWORKS_SCHEMA, "space": space, "batch": config.batch, "seed": config.seed,
                 "runtime": "onnxruntime", "threads": config.threads, "node_runs": config.node_runs,
-                "timing": config.timing.to_dict(), "config": _config_json(config), "created": _now(), "items": items}
+                "timing": config.timing.to_dict(), "config": _config_json(config), "created": _now(), "items": items,
+                "reference": {"file": REFERENCE_FILE, "input_shape": list(REFERENCE_SHAPE)}}
     write_json(folder / "manifest.json", manifest)
     copy_package(folder / "deploy")  # the torch-free runner travels with the networks
     return folder

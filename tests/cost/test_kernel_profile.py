@@ -171,10 +171,12 @@ def test_device_path_emit_runner_import(tmp_path):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert [item["role"] for item in manifest["items"]] == ["fit"] * 3 + ["validate"] * 3
     result = subprocess.run([sys.executable, "-c", _NO_TORCH, str(folder / "deploy" / "profile_runner.py"), str(folder),
-                             "--min-seconds", "0.01", "--clock", "cpu", "--threads", "1", "--quiet"],
+                             "--min-seconds", "0.01", "--clock", "cpu", "--threads", "1", "--quiet", "--timing", "reference"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    records = json.loads((folder / "measurements.json").read_text())["records"]
+    measurements = json.loads((folder / "measurements.json").read_text())
+    records = measurements["records"]
+    assert measurements["conditions"]["reference"]["windows"] >= 2 * 6  # every network's runs paired with it
     assert all("nodes" in r and (folder / r["optimized"]).is_file() for r in records[:3])
     assert all(len(r["round_ms"]) >= 2 for r in records)
     out = tmp_path / "device.json"
