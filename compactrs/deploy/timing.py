@@ -3,7 +3,8 @@
 Every latency compactrs records goes through here: ``compactrs bench``, report latencies, prune speed-ups,
 export INT8/FP16 speed checks, the latency profiler (``cost/_measure.py``) and ``profile_runner``.
 
-The method: untimed warm-up calls, then timed calls until at least ``min_runs`` calls *and* ``min_seconds``
+The method: untimed warm-up calls (in interleaved timing, no more than ``WARMUP_SECONDS`` once two
+calls have run), then timed calls until at least ``min_runs`` calls *and* ``min_seconds``
 have passed; the robust statistic reported is the **median** (``median_ms``), with p90 / p99 / min / mean
 beside it. Many items are timed in interleaved rounds so a slow drift of the machine reaches every item
 alike, and items whose p90 exceeds their median by more than ``NOISY_SPREAD`` are re-measured. Every timing
@@ -47,6 +48,9 @@ NOISY_SPREAD = 0.25
 #: hyperthread still slows it).
 CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
 STATISTIC = "median"
+#: interleaved timing stops warming an item up after this many seconds (at least 2 calls): a 300 ms network
+#: is warm after two calls, and ten would cost 3 s of every profile's few minutes per large network.
+WARMUP_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -79,14 +83,14 @@ class TimingConfig:
 
 
 def time_samples(fn: Callable[[], object], clock: str | Callable[[], float] = "wall", warmup: int = 10, min_runs: int = 30,
-                 min_seconds: float = 0.5, max_runs: int = 5000) -> list[float]:
+                 min_seconds: float = 0.5, max_runs: int = 5000, warmup_seconds: float | None = None) -> list[float]:
     """Warm up, then time ``fn()`` at least ``min_runs`` times and ``min_seconds`` (wall) long; ms per call.
 
-    ``clock`` is a name of ``CLOCKS`` ("wall", "cpu") or a clock function returning seconds.
+    ``clock`` is a name of ``CLOCKS`` ("wall", "cpu") or a clock function returning seconds. ``warmup_seconds``
+    (by that clock) ends the warm-up early, after at least 2 calls.
     """
     tick = CLOCKS[clock] if isinstance(clock, str) else clock
-    for _ in range(warmup):
-        fn()
+    _warm_up(tick, warmup, warmup_seconds, fn)
     samples: list[float] = []
     started = time.perf_counter()
     while len(samples) < max_runs and (len(samples) < min_runs or time.perf_counter() - started < min_seconds):
@@ -97,13 +101,15 @@ def time_samples(fn: Callable[[], object], clock: str | Callable[[], float] = "w
 
 
 def time_pairs(fn: Callable[[], object], reference: Callable[[], object], clock: str | Callable[[], float] = "wall",
-               warmup: int = 10, min_runs: int = 30, min_seconds: float = 0.5,
-               max_runs: int = 5000) -> tuple[list[float], list[float]]:
+               warmup: int = 10, min_runs: int = 30, min_seconds: float = 0.5, max_runs: int = 5000,
+               warmup_seconds: float | None = None) -> tuple[list[float], list[float]]:
     """Like ``time_samples``, each timed call of ``fn`` followed by one timed call of ``reference`` (ms each)."""
     tick = CLOCKS[clock] if isinstance(clock, str) else clock
-    for _ in range(warmup):
+
+    def both():
         fn()
         reference()
+    _warm_up(tick, warmup, warmup_seconds, both)
     samples: list[float] = []
     reference_samples: list[float] = []
     started = time.perf_counter()
@@ -116,6 +122,14 @@ def time_pairs(fn: Callable[[], object], reference: Callable[[], object], clock:
         samples.append((t1 - t0) * 1e3)
         reference_samples.append((t2 - t1) * 1e3)
     return samples, reference_samples
+
+
+def _warm_up(tick: Callable[[], float], calls: int, seconds: float | None, fn: Callable[[], object]) -> None:
+    started = tick()
+    for index in range(calls):
+        if seconds is not None and index >= 2 and tick() - started >= seconds:
+            return
+        fn()
 
 
 def summarise(samples: Sequence[float], remeasured: int | None = None) -> dict:
@@ -198,7 +212,7 @@ def time_interleaved(calls: Sequence[Callable[[], object]], config: TimingConfig
             i for i in range(len(calls)) if spread(summarise(_normalised(windows[i], reference_all))) > NOISY_SPREAD]
         for i in todo:
             warmup = config.warmup if round_index == 0 else 2
-            budget = (config.clock, warmup, runs, seconds, max(1, config.max_runs // config.rounds))
+            budget = (config.clock, warmup, runs, seconds, max(1, config.max_runs // config.rounds), WARMUP_SECONDS)
             if config.reference:
                 timed, ref = time_pairs(calls[i], reference, *budget)
                 reference_all += ref

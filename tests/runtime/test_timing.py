@@ -141,3 +141,22 @@ def test_reference_normalised_timing_cancels_the_machines_phases(monkeypatch):
 def test_reference_timing_needs_the_reference():
     with pytest.raises(ValueError, match="reference callable"):
         time_interleaved([lambda: None], TimingConfig(min_runs=1, min_seconds=0.0, reference=True))
+
+
+def test_interleaved_timing_warms_a_slow_item_up_for_half_a_second_not_ten_calls(monkeypatch):
+    from compactrs.deploy import timing as timing_module
+
+    sim = _PhasedMachine()
+    monkeypatch.setitem(timing_module.CLOCKS, "simulated", sim.clock)
+    counts = {"slow": 0, "fast": 0}
+
+    def call(name, ms):
+        def run():
+            counts[name] += 1
+            sim.work(ms)()
+        return run
+
+    config = TimingConfig(warmup=10, min_runs=6, min_seconds=0.0, rounds=1, retries=0, clock="simulated")
+    records = time_interleaved([call("slow", 300.0), call("fast", 1.0)], config)
+    assert counts == {"slow": 2 + 6, "fast": 10 + 6}  # 2 × 300 ms reach WARMUP_SECONDS; 10 × 1 ms do not
+    assert [r["n"] for r in records] == [6, 6]
