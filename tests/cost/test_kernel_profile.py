@@ -49,6 +49,7 @@ def test_profile_is_plain_json_with_samples_region_and_machine_state(kernel_prof
     assert data["network"]["fit"]["n"] == 4
     types = set(data["kernels"]["samples"])
     assert any(t.endswith("conv.dw") for t in types) and any("maxpool" in t for t in types)
+    assert set(data["measurement"]["phases_s"]) >= {"fit networks exported + profiled", "every network timed end to end"}
     state = data["measurement"]["machine_state"]
     assert {"contended", "reason", "cpu_per_wall", "other_cpu_share"} <= set(state)
     assert ("warning" in data["measurement"]) == state["contended"]
