@@ -195,15 +195,18 @@ def _validation_text(block: dict, profile_path: str, write: bool) -> str:
     if state.get("contended"):
         lines.append(f"WARNING: measured under contention ({state['reason']}): these numbers are not the machine's")
     if state.get("reference"):
-        ref = state["reference"]
-        lines.append(f"reference graph: {ref['median_ms']:.3f} ms over the session; its window medians moved "
-                     f"{ref['window_min_ms']:.3f}–{ref['window_max_ms']:.3f} ms (the machine's phases, normalised away)")
+        lines.append(_reference_line(state["reference"]))
     if block.get("drift"):
         lines.append(f"drift: fitting networks now take {block['drift']['median_ratio']:.2f}× their profiled time")
     if block.get("plot"):
         lines.append(f"plot: {block['plot']}")
     lines.append(f"written into {profile_path}" if write else f"{profile_path} not modified (--write records the block)")
     return "\n".join(lines)
+
+
+def _reference_line(ref: dict) -> str:
+    return (f"reference graph: {ref['median_ms']:.3f} ms over the session; its window medians moved "
+            f"{ref['window_min_ms']:.3f}–{ref['window_max_ms']:.3f} ms (the machine's phases, normalised away)")
 
 
 def _gate(block: dict, min_within) -> None:
@@ -311,5 +314,7 @@ def _print_kernel_profile(result: dict) -> None:
         click.echo(validation_table(result["validation"]))
     else:
         click.echo(f"validate     compactrs profile validate {result['out']} --archs 100")
+    if (result.get("machine_state") or {}).get("reference"):
+        click.echo(f"timing       {_reference_line(result['machine_state']['reference'])}")
     if result.get("warning"):
         click.echo(f"WARNING      {result['warning']}")

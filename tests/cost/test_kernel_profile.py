@@ -42,6 +42,13 @@ def kernel_profile(tmp_path_factory) -> Path:
     return out
 
 
+def test_a_profile_is_timed_against_the_reference_graph_by_default(kernel_profile):
+    data = json.loads(kernel_profile.read_text())
+    assert data["measurement"]["timing"]["reference"] is True
+    reference = data["measurement"]["machine_state"]["reference"]
+    assert reference["windows"] >= 2 * 4 and reference["spread"] >= 0
+
+
 def test_profile_is_plain_json_with_samples_region_and_machine_state(kernel_profile):
     data = json.loads(kernel_profile.read_text())
     assert data["schema"] == KERNEL_PROFILE_SCHEMA and data["threads"] == 1
