@@ -1,7 +1,9 @@
 """Building a kernel-level profile: sample networks, profile them in situ, fit the per-kernel regressors.
 
 1. Random CellNets are drawn where the search space puts its kernels (every op, every width of the region,
-   every input size and band count of the shipped datasets) and exported to a folder (``emit_networks``).
+   every input size and band count of the shipped datasets), spread evenly over the decades of network
+   size so the small networks budget searches derive are as well represented as large ones
+   (``sample_specs``), and exported to a folder (``emit_networks``).
 2. Each is measured twice over (``measure_networks``): once with onnxruntime's per-node profiler (the kernels
    of its optimised graph, each timed in context over many runs; trimmed mean) and end to end without the
    profiler, in interleaved rounds over *all* networks — fitting and validation alike — so the machine's
@@ -23,10 +25,51 @@ from compactrs.cost._kernel_model import SAMPLE_FIELDS, aggregate_samples, sampl
 NETWORKS_SCHEMA = "compactrs.kernel-profile-graphs/1"
 
 
+#: ops that run no convolution: a network made of them is cheap whatever its width (the size proxy).
+LIGHT_OPS = frozenset({"zero", "skip_connect", "max_pool_3x3", "avg_pool_3x3"})
+#: candidates drawn per network kept, and the number of log-size strata they are spread over.
+POOL_FACTOR, STRATA = 8, 8
+
+
 def sample_specs(space: dict, n: int, seed: int, op_weights: dict | None = None, exclude=(),
                  max_depth: int | None = None) -> list[dict]:
-    """``n`` random network specs from ``space``; ``op_weights`` biases which ops the genotypes use, ``max_depth``
-    (default: the space's) caps the cells per block."""
+    """``n`` random network specs from ``space``, spread evenly over the decades of network size.
+
+    Uniform draws put most networks where widths, depths and inputs are all large (a 1–200 ms spread of
+    which few fall near the 0.1–0.5 ms networks a latency-budget search derives); so ``POOL_FACTOR · n``
+    candidates are drawn uniformly and kept round-robin from ``STRATA`` equal bins of ``log size_proxy``
+    between the pool's smallest and largest: small networks are as well represented as large ones and
+    the whole region stays covered. ``op_weights`` biases which ops the genotypes use, ``max_depth``
+    (default: the space's) caps the cells per block.
+    """
+    pool = _draw_specs(space, POOL_FACTOR * n, n, seed, op_weights, exclude, max_depth)
+    sizes = np.log([size_proxy(spec) for spec in pool])
+    edges = np.linspace(sizes.min(), sizes.max(), STRATA + 1)[1:-1]
+    strata = [[spec for spec, b in zip(pool, np.digitize(sizes, edges)) if b == k] for k in range(STRATA)]
+    specs: list[dict] = []
+    while len(specs) < n:
+        for stratum in strata:
+            if stratum and len(specs) < n:
+                specs.append(stratum.pop(0))
+    return specs
+
+
+def size_proxy(spec: dict) -> float:
+    """A cheap stand-in for a network's work (no module built): a cell's convolutions cost ∝ C²·side² in every
+    block (channels double as the side halves), scaled by the share of its edges that convolve, plus the stem."""
+    genotype = spec["genotype"]
+    cells = sum(genotype["depths"]) + len(genotype["depths"]) - 1
+    edges = [op for cell in ("normal", "reduce") for op, _ in genotype[cell]]
+    heavy = sum(op not in LIGHT_OPS for op in edges) / max(len(edges), 1)
+    c, side = spec["init_channels"] * spec["stem_multiplier"], spec["input_size"]
+    return float(c * c * side * side * cells * (0.1 + heavy) + spec["in_bands"] * c * side * side)
+
+
+def _draw_specs(space: dict, n: int, least: int, seed: int, op_weights: dict | None, exclude,
+                max_depth: int | None) -> list[dict]:
+    """Up to ``n`` distinct uniform draws (none in ``exclude``), at least ``least`` (ConfigError if the space
+    holds fewer distinct networks)."""
+    from compactrs.errors import ConfigError
     from compactrs.nn.cells import random_genotype
 
     rng = np.random.default_rng(seed)
@@ -36,8 +79,9 @@ def sample_specs(space: dict, n: int, seed: int, op_weights: dict | None = None,
         total = sum(op_weights.get(op, 0.0) for op in ops) or 1.0
         ops = [op for op in ops for _ in range(max(1, round(20 * op_weights.get(op, 0.0) / total * len(ops))))]
     seen = {json.dumps(spec, sort_keys=True) for spec in exclude}
-    specs = []
-    while len(specs) < n:
+    specs, attempts = [], 0
+    while len(specs) < n and attempts < 20 * n:
+        attempts += 1
         depth = min(space["max_depth"], max_depth or space["max_depth"])
         spec = {"genotype": random_genotype(rng, ops, space["nodes"], space["blocks"], depth),
                 **_input_shape(rng, space), "init_channels": int(rng.choice(space["init_channels"])),
@@ -47,6 +91,9 @@ def sample_specs(space: dict, n: int, seed: int, op_weights: dict | None = None,
         if text not in seen:
             seen.add(text)
             specs.append(spec)
+    if len(specs) < least:
+        raise ConfigError(f"the profiled space yields only {len(specs)} distinct networks beside the {len(exclude)} "
+                          f"already drawn, {least} were asked for; ask for fewer networks or widen the space")
     return specs
 
 
@@ -145,22 +192,38 @@ def record_kernels(folder: Path, record: dict, original: str) -> list[dict]:
     return read_kernels(folder / record["optimized"], record["nodes"], folder / original)
 
 
-def fit_network_term(networks: list[dict]) -> dict:
-    """Fit ``measured_us ≈ per_run + per_kernel · n_kernels + scale · Σ kernel µs`` (NNLS, relative error).
+def fit_network_term(networks: list[dict], cheapest_kernel_us: float = 0.0) -> dict:
+    """Fit ``measured_us ≈ per_run + per_kernel · n_kernels + scale · Σ kernel µs`` (bounded least squares on the
+    relative error).
+
+    ``per_kernel`` may be negative: a node's profiled time includes a few µs of the profiler's own per-node
+    work that end-to-end runs do not pay. On networks of many small kernels that overhead is most of the profiled time (profiled
+    Σ ≈ 2.3 × the measured latency of a 1 ms network, ≈ 0.8 × for a 100 ms one), so a non-negative
+    per-kernel term forces one compromise scale that over-predicts small networks and under-predicts large
+    ones. The overhead is bounded by ``cheapest_kernel_us`` (no overhead exceeds the cheapest profiled kernel).
 
     Args:
         networks: ``{"measured_ms", "n_kernels", "kernel_us"}`` per fitting network (``kernel_us``: Σ of its
             kernels' profiled times).
+        cheapest_kernel_us: a low quantile of the profiled kernel times (the bound on the per-node overhead).
     """
-    from scipy.optimize import nnls
+    from scipy.optimize import lsq_linear
 
     y = np.array([n["measured_ms"] * 1e3 for n in networks])
     x = np.array([[1.0, n["n_kernels"], n["kernel_us"]] for n in networks])
     a, b = x / y[:, None], np.ones(len(y))
     # a weak pull of the scale towards 1 (the profiled kernels are the network's time), as strong as one network
     share = float(np.median(a[:, 2]))
-    solution, _ = nnls(np.vstack([a, [[0.0, 0.0, share]]]), np.concatenate([b, [share]]))
+    lower = [0.0, -max(float(cheapest_kernel_us), 0.0), 0.0]
+    solution = lsq_linear(np.vstack([a, [[0.0, 0.0, share]]]), np.concatenate([b, [share]]),
+                          bounds=(lower, [np.inf, np.inf, np.inf])).x
     return {"per_run_us": float(solution[0]), "per_kernel_us": float(solution[1]), "scale": float(solution[2])}
+
+
+def cheapest_kernel_us(samples: dict, quantile: float = 10) -> float:
+    """The ``quantile``-th percentile of every profiled kernel time in ``samples`` (µs; repeats counted)."""
+    us = [t for data in samples.values() for t, n in zip(data["us"], data["counts"]) for _ in range(int(n))]
+    return float(np.percentile(us, quantile)) if us else 0.0
 
 
 def op_errors(regressors: dict, kernels_by_network: list[tuple[dict, list[dict]]]) -> dict[str, float]:

@@ -21,14 +21,24 @@ from compactrs.cost.kernel_latency import KernelProfile
 from compactrs.errors import ConfigError
 
 
-def _timing(profile: KernelProfile) -> TimingConfig:
+def _timing(profile: KernelProfile, mode: str | None = None) -> TimingConfig:
+    """The profile's own timing settings; ``mode`` ("wall" / "reference") overrides how runs are normalised."""
+    from dataclasses import replace
+
     stored = profile.data.get("measurement", {}).get("timing", {})
     timing = TimingConfig(**{k: v for k, v in stored.items() if k in TimingConfig.__dataclass_fields__})
-    return timing
+    return timing if mode is None else replace(timing, reference=timing_reference(mode))
+
+
+def timing_reference(mode: str) -> bool:
+    """``--timing`` as ``TimingConfig.reference``: "reference" (normalised by a reference graph) or "wall"."""
+    if mode not in ("wall", "reference"):
+        raise ConfigError(f"--timing {mode!r} is not one of wall, reference")
+    return mode == "reference"
 
 
 def validate_kernel_profile(path: str | os.PathLike, archs: int = 100, seed: int | None = None, drift_archs: int = 10,
-                            compare=None, write: bool = False, progress=None) -> dict:
+                            compare=None, write: bool = False, progress=None, timing: str | None = None) -> dict:
     """Score the kernel profile at ``path`` on ``archs`` fresh random networks of its region.
 
     Args:
@@ -40,6 +50,7 @@ def validate_kernel_profile(path: str | os.PathLike, archs: int = 100, seed: int
         compare: other predictors to score on the same networks, ``{name: callable(spec) -> ms}``; a callable
             raising ConfigError/ArtifactError (network outside its coverage) leaves that network out of its row.
         write: replace the profile's validation block (atomically); default: the profile is not touched.
+        timing: "wall" or "reference" (``compactrs.deploy.timing``); default: as the profile was measured.
 
     Returns:
         the validation block (predictor metrics, ``noise_floor``, ``baselines``, ``drift``, ``machine_state``).
@@ -60,7 +71,7 @@ def validate_kernel_profile(path: str | os.PathLike, archs: int = 100, seed: int
                                        0, progress)
         mixed = _interleave(items, drift_items)
         timings = dict(zip([item["file"] for item in mixed],
-                           kb.time_networks(folder, mixed, profile.data["threads"], _timing(profile), progress,
+                           kb.time_networks(folder, mixed, profile.data["threads"], _timing(profile, timing), progress,
                                                 conditions)))
         predicted = predict_items(profile, folder, items)
     rows = kb.network_rows(items, [timings[item["file"]] for item in items])

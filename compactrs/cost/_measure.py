@@ -21,14 +21,48 @@ def ort_callable(path: Path, input_shape, threads: int | None, seed: int = 0):
     return runner.prepared_call(np.random.default_rng(seed).standard_normal(tuple(input_shape)).astype(np.float32))
 
 
+#: the reference graph of normalised timing: 3 × (3×3 conv 16 → 16 + ReLU) on a 16×16 map (~0.1 ms, 1 thread),
+#: about the size of the networks a latency-budget search derives.
+REFERENCE_FILE, REFERENCE_SHAPE = "reference.onnx", (1, 16, 16, 16)
+
+
+def write_reference_graph(path: Path) -> Path:
+    """Write the fixed reference graph (seeded weights; the same file every time) to ``path``."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(0)
+    channels = REFERENCE_SHAPE[1]
+    nodes, weights, current = [], [], "x"
+    for layer in range(3):
+        w = (rng.standard_normal((channels, channels, 3, 3)) / np.sqrt(9 * channels)).astype(np.float32)
+        weights.append(numpy_helper.from_array(w, f"w{layer}"))
+        nodes.append(helper.make_node("Conv", [current, f"w{layer}"], [f"c{layer}"], pads=[1, 1, 1, 1]))
+        current = "logits" if layer == 2 else f"r{layer}"
+        nodes.append(helper.make_node("Relu", [f"c{layer}"], [current]))
+    graph = helper.make_graph(nodes, "compactrs-timing-reference",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(REFERENCE_SHAPE))],
+                              [helper.make_tensor_value_info("logits", TensorProto.FLOAT, list(REFERENCE_SHAPE))],
+                              weights)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+    return path
+
+
 def measure_folder(folder: Path, items: list[dict], threads: int | None, timing: TimingConfig, progress=None,
                    conditions: dict | None = None) -> list[dict]:
     """Time every graph of ``items`` in interleaved rounds and return one record per file (manifest order).
 
     See ``time_interleaved`` for the rounds and the re-measurement of noisy graphs. ``conditions``, when given,
-    is filled with the machine's state over the whole measurement (``contended``, ``reason``, ...).
+    is filled with the machine's state over the whole measurement (``contended``, ``reason``, ...; with
+    ``timing.reference`` also ``reference``: how far the reference graph's time moved between windows).
     """
     calls = [ort_callable(folder / item["file"], item["input_shape"], threads) for item in items]
+    reference = None
+    if timing.reference:
+        reference = ort_callable(write_reference_graph(folder / REFERENCE_FILE), REFERENCE_SHAPE, threads)
+    reference_state: dict = {}
     if progress is not None:
         progress.start("measure", "timing graphs", len(items) * timing.rounds)
 
@@ -37,9 +71,11 @@ def measure_folder(folder: Path, items: list[dict], threads: int | None, timing:
             progress.advance("measure", count)
 
     with watch_machine() as observed:
-        records = time_interleaved(calls, timing, on_pass)
+        records = time_interleaved(calls, timing, on_pass, reference, reference_state)
     if conditions is not None:
         conditions.update(observed)
+        if reference_state:
+            conditions["reference"] = reference_state
     if progress is not None:
         progress.finish("measure")
     return [{"file": item["file"], **record} for item, record in zip(items, records)]

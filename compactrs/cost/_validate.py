@@ -15,11 +15,13 @@ from compactrs.errors import ConfigError
 
 
 def validate_any(path: str | os.PathLike, archs: int = 100, plot: str | os.PathLike | None = None,
-                 seed: int | None = None, write: bool = False, compare=(), drift_archs: int = 10, progress=None) -> dict:
+                 seed: int | None = None, write: bool = False, compare=(), drift_archs: int = 10, progress=None,
+                 timing: str | None = None) -> dict:
     """Validate a kernel-level or an isolated-op profile (by its schema); plot where ``plot`` says, if given.
 
     ``compare``: paths of other profiles scored on the same networks (where they cover them). The profile is
-    rewritten only with ``write``.
+    rewritten only with ``write``. ``timing`` ("wall" / "reference"; kernel profiles): how to time the
+    networks end to end (default: as the profile's own networks were timed).
     """
     from compactrs.cost._kernel_validate import isolated_op_predictor, validate_kernel_profile
     from compactrs.cost.kernel_latency import KernelProfile
@@ -32,7 +34,8 @@ def validate_any(path: str | os.PathLike, archs: int = 100, plot: str | os.PathL
             loaded = load_profile(other)
             others[f"{Path(other).stem}"] = (isolated_op_predictor(other) if not isinstance(loaded, KernelProfile)
                                              else _kernel_predictor(loaded))
-        block = validate_kernel_profile(path, archs, seed, drift_archs, others, write=False, progress=progress)
+        block = validate_kernel_profile(path, archs, seed, drift_archs, others, write=False, progress=progress,
+                                        timing=timing)
     else:
         block = validate_profile(path, archs, None, seed, progress, write=False)
     if plot:

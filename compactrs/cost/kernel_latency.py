@@ -3,11 +3,12 @@
 A network is exported to ONNX and optimised by onnxruntime exactly as it will run (``compactrs.cost.kernels``);
 every kernel of the optimised graph is priced by the regressor of its type (``_kernel_model``) and ::
 
-    latency_ms = (per_run_us + per_kernel_us · n_kernels + scale · Σ_k predicted_us(k)) / 1000
+    latency_ms = (per_run_us + Σ_k max(scale · predicted_us(k) + per_kernel_us, KERNEL_FLOOR_US)) / 1000
 
 where the three network coefficients are fitted on whole networks measured end to end (they hold what
 per-node profiling does not see: the cost of ``session.run`` itself, dispatch between kernels, and the
-profiler's own share of each node's time).
+profiler's own share of each node's time — which makes ``per_kernel_us`` negative, see
+``_kernel_build.fit_network_term``; the floor keeps a kernel's price positive).
 
 The search needs the same prediction split into the pieces it chooses between (``edge`` / ``cell_base`` /
 ``fixed``, compactrs.nas.costs): each piece is priced *in context* — the op inside a real cell, exported and
@@ -28,6 +29,8 @@ from compactrs.cost._kernel_model import KernelRegressor, sample_row
 from compactrs.errors import ArtifactError, ConfigError
 
 KERNEL_PROFILE_SCHEMA = "compactrs.latency-profile/2"
+#: the least a kernel is priced at (µs), once the profiler's per-node overhead is taken off its prediction.
+KERNEL_FLOOR_US = 0.1
 REQUIRED = ("schema", "device", "runtime", "precision", "threads", "batch", "space", "kernels", "network")
 
 
@@ -138,8 +141,8 @@ class KernelProfile:
     def kernels_ms(self, kernels: list[dict], per_run: bool = True) -> float:
         """Predicted ms of a set of kernels (``per_run``: plus the once-per-inference cost)."""
         c = self.coefficients
-        total = c["scale"] * float(self.kernel_us(kernels).sum()) + c["per_kernel_us"] * len(kernels)
-        return (total + (c["per_run_us"] if per_run else 0.0)) / 1e3
+        each = np.maximum(c["scale"] * self.kernel_us(kernels) + c["per_kernel_us"], KERNEL_FLOOR_US)
+        return (float(each.sum()) + (c["per_run_us"] if per_run else 0.0)) / 1e3
 
     def network_kernels(self, model, input_shape: Sequence[int]) -> list[dict]:
         """The kernels onnxruntime runs for ``model`` here (one profiled run: configurations, not timings)."""
@@ -168,16 +171,22 @@ class KernelProfile:
 
         genotype = validate_genotype(genotype)
         self.check_covers(genotype, in_bands, input_size, init_channels, stem_multiplier)
-        return self._predict_spec(json.dumps({"genotype": genotype, "in_bands": in_bands, "input_size": input_size,
-                                              "num_classes": num_classes, "init_channels": init_channels,
-                                              "stem_multiplier": stem_multiplier}, sort_keys=True))
+        return self._predict_spec(_spec_json(genotype, in_bands, input_size, num_classes, init_channels,
+                                             stem_multiplier))
 
-    @lru_cache(maxsize=512)
+    @lru_cache(maxsize=4096)
     def _predict_spec(self, spec_json: str) -> float:
+        return self.kernels_ms(self._spec_kernels(spec_json))
+
+    @lru_cache(maxsize=256)
+    def _spec_kernels(self, spec_json: str) -> list[dict]:
+        """The kernels of one network (by its spec), computed once: an export + an optimised session is most of
+        a prediction's cost, and the search asks for the same network again (whole, then split in pieces).
+        Callers must not modify the returned list."""
         from compactrs.cost._networks import network_input_shape, network_module
 
         spec = json.loads(spec_json)
-        return self.predict_module(network_module(spec), network_input_shape(spec, self.data["batch"]))
+        return self.network_kernels(network_module(spec), network_input_shape(spec, self.data["batch"]))
 
     def genotype_pieces(self, genotype: dict, in_bands: int, input_size: int, num_classes: int,
                         init_channels: int = 16, stem_multiplier: int = 1) -> dict:
@@ -186,11 +195,10 @@ class KernelProfile:
         Returns ``{"edges": ms, "cells": ms, "fixed": ms, "total": ms}``: kernels of cell edges (with the
         cells' node sums and concatenations), the cells' preprocessing, stem + head + the per-run cost.
         """
-        from compactrs.cost._networks import network_input_shape, network_module
+        from compactrs.nn.cells import validate_genotype
 
-        spec = {"genotype": genotype, "in_bands": in_bands, "input_size": input_size, "num_classes": num_classes,
-                "init_channels": init_channels, "stem_multiplier": stem_multiplier}
-        kernels = self.network_kernels(network_module(spec), network_input_shape(spec, self.data["batch"]))
+        kernels = self._spec_kernels(_spec_json(validate_genotype(genotype), in_bands, input_size, num_classes,
+                                                init_channels, stem_multiplier))
         parts = {"edges": [], "cells": [], "fixed": []}
         for kernel in kernels:
             path = kernel["source"].split(".")
@@ -227,6 +235,14 @@ class KernelProfile:
 
     def __hash__(self) -> int:
         return id(self)
+
+
+def _spec_json(genotype: dict, in_bands: int, input_size: int, num_classes: int, init_channels: int,
+               stem_multiplier: int) -> str:
+    """The cache key of one network: its spec as canonical JSON (``compactrs.cost._networks`` reads it)."""
+    return json.dumps({"genotype": genotype, "in_bands": int(in_bands), "input_size": int(input_size),
+                       "num_classes": int(num_classes), "init_channels": int(init_channels),
+                       "stem_multiplier": int(stem_multiplier)}, sort_keys=True)
 
 
 def load_kernel_profile(path: str | os.PathLike) -> KernelProfile:

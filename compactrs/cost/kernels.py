@@ -10,6 +10,7 @@ inserts carry no path and are attributed to the node they feed (ReorderInput) or
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import tempfile
@@ -214,5 +215,20 @@ def network_kernels(model, input_shape: Sequence[int], threads: int = 1, warmup:
     from compactrs.runtime import export_onnx
 
     with tempfile.TemporaryDirectory(prefix="compactrs-kernels-") as tmp:
-        path = export_onnx(model, Path(tmp) / "model.onnx", tuple(input_shape), dynamic_batch=False)
+        with _one_torch_thread():
+            path = export_onnx(model, Path(tmp) / "model.onnx", tuple(input_shape), dynamic_batch=False)
         return graph_kernels(path, input_shape, threads, warmup, runs, seed)
+
+
+@contextlib.contextmanager
+def _one_torch_thread():
+    """Trace on one torch thread: the export of a small network runs many tiny convolutions, which a second
+    intra-op thread only slows (on a busy 2-core machine it halves the export's time, same graph)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)

@@ -96,8 +96,9 @@ def run_folder(folder: Path, args) -> dict:
     threads = args.threads if args.threads is not None else manifest.get("threads")
     if args.clock == "cpu" and threads != 1:
         raise SystemExit("error: --clock cpu measures the calling thread, so it needs --threads 1")
+    mode = args.timing or ("reference" if manifest.get("timing", {}).get("reference") else "wall")
     config = TimingConfig(warmup=args.warmup, min_runs=args.min_runs, min_seconds=args.min_seconds, max_runs=args.max_runs,
-                          retries=args.retries, rounds=args.rounds, clock=args.clock)
+                          retries=args.retries, rounds=args.rounds, clock=args.clock, reference=mode == "reference")
     precision = args.precision or ("fp16" if args.fp16 else "fp32")
     timer = GraphTimer(args.runtime, threads, args.fp16, precision)
     started = time.perf_counter()
@@ -105,8 +106,17 @@ def run_folder(folder: Path, args) -> dict:
     calls = [timer.call(folder / item["file"], rng.standard_normal(tuple(item["input_shape"])).astype(np.float32))
              for item in manifest["items"]]
     log = (lambda *_: None) if args.quiet else (lambda index, count: print(f"pass {index + 1}: {count} graphs", file=sys.stderr))
+    reference, reference_state = None, {}
+    if config.reference:
+        spec = manifest.get("reference") or {}
+        if not spec or not (folder / spec["file"]).is_file():
+            raise SystemExit(f"error: --timing reference needs the reference graph the manifest names; {folder} has none: "
+                             f"re-emit the folder with 'compactrs profile --emit', or time with --timing wall")
+        reference = timer.call(folder / spec["file"], rng.standard_normal(tuple(spec["input_shape"])).astype(np.float32))
     with watch_machine(cpu_bound=args.runtime != "tensorrt") as conditions:
-        timed = time_interleaved(calls, config, log)
+        timed = time_interleaved(calls, config, log, reference, reference_state)
+    if reference_state:
+        conditions["reference"] = reference_state
     records = [{"file": item["file"], **record} for item, record in zip(manifest["items"], timed)]
     if kernels:
         profile_fitting_kernels(folder, manifest, records, threads, rng, args.quiet)
@@ -144,6 +154,9 @@ def main(argv=None) -> int:
                         help="precision recorded (and OpenVINO's hint: bf16, else f32); int8 folders hold INT8 graphs built on the host")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="wall time, or the thread's CPU time (robust on a busy machine; needs --threads 1)")
+    parser.add_argument("--timing", choices=("wall", "reference"), default=None,
+                        help="end-to-end timing: wall, or every run paired with the folder's reference graph and "
+                             "normalised by it (default: as the manifest says)")
     parser.add_argument("--warmup", type=int, default=10)
     parser.add_argument("--min-runs", type=int, default=50)
     parser.add_argument("--min-seconds", type=float, default=0.3)

@@ -3,7 +3,8 @@
 Every latency compactrs records goes through here: ``compactrs bench``, report latencies, prune speed-ups,
 export INT8/FP16 speed checks, the latency profiler (``cost/_measure.py``) and ``profile_runner``.
 
-The method: untimed warm-up calls, then timed calls until at least ``min_runs`` calls *and* ``min_seconds``
+The method: untimed warm-up calls (in interleaved timing, no more than ``WARMUP_SECONDS`` once two
+calls have run), then timed calls until at least ``min_runs`` calls *and* ``min_seconds``
 have passed; the robust statistic reported is the **median** (``median_ms``), with p90 / p99 / min / mean
 beside it. Many items are timed in interleaved rounds so a slow drift of the machine reaches every item
 alike, and items whose p90 exceeds their median by more than ``NOISY_SPREAD`` are re-measured. Every timing
@@ -18,8 +19,17 @@ Public functions (signatures are stable; the latency profiler builds on them):
     spread(summary) -> float                      p90 / median - 1 (0.25 = the tail is 25 % above the median)
     time_callable(fn, config=None, cpu_bound=True) -> summary + {"clock", "conditions"}
         re-measures up to ``config.contention_retries`` times when the machine was busy, keeps the quietest
-    time_interleaved(calls, config, on_pass=None) -> [{"median_ms", "p90_ms", "min_ms", "n", "remeasured", ...}]
+    time_interleaved(calls, config, on_pass=None, reference=None, reference_state=None)
+        -> [{"median_ms", "p90_ms", "min_ms", "n", "remeasured", ...}]
         the profiler's interleaved rounds (one record per callable, in order; ``round_ms``: each pass's median)
+    time_pairs(fn, reference, clock, warmup, min_runs, min_seconds, max_runs) -> (fn samples, reference samples)
+
+Reference-normalised timing (``TimingConfig.reference``): a VM can run everything at half speed for seconds
+at a time with nothing else running (no steal, no other process), which no per-item statistic removes. Each
+call of an item is then followed by one call of a fixed small reference graph, and the item's time is
+``its median / the reference's median in the same window × the reference's median over the whole session``:
+a phase that slows both cancels out. How far the reference's window medians move is recorded as part of the
+machine's state (``reference_state``).
 """
 from __future__ import annotations
 
@@ -38,6 +48,9 @@ NOISY_SPREAD = 0.25
 #: hyperthread still slows it).
 CLOCKS = {"wall": time.perf_counter, "cpu": time.thread_time}
 STATISTIC = "median"
+#: interleaved timing stops warming an item up after this many seconds (at least 2 calls): a 300 ms network
+#: is warm after two calls, and ten would cost 3 s of every profile's few minutes per large network.
+WARMUP_SECONDS = 0.5
 
 
 @dataclass(frozen=True)
@@ -56,6 +69,8 @@ class TimingConfig:
     rounds: int = 3
     clock: str = "wall"
     contention_retries: int = 0
+    #: interleave every run with a reference graph and normalise by it (interleaved timing; see the module doc)
+    reference: bool = False
 
     def __post_init__(self):
         if self.clock not in CLOCKS:
@@ -68,14 +83,14 @@ class TimingConfig:
 
 
 def time_samples(fn: Callable[[], object], clock: str | Callable[[], float] = "wall", warmup: int = 10, min_runs: int = 30,
-                 min_seconds: float = 0.5, max_runs: int = 5000) -> list[float]:
+                 min_seconds: float = 0.5, max_runs: int = 5000, warmup_seconds: float | None = None) -> list[float]:
     """Warm up, then time ``fn()`` at least ``min_runs`` times and ``min_seconds`` (wall) long; ms per call.
 
-    ``clock`` is a name of ``CLOCKS`` ("wall", "cpu") or a clock function returning seconds.
+    ``clock`` is a name of ``CLOCKS`` ("wall", "cpu") or a clock function returning seconds. ``warmup_seconds``
+    (by that clock) ends the warm-up early, after at least 2 calls.
     """
     tick = CLOCKS[clock] if isinstance(clock, str) else clock
-    for _ in range(warmup):
-        fn()
+    _warm_up(tick, warmup, warmup_seconds, fn)
     samples: list[float] = []
     started = time.perf_counter()
     while len(samples) < max_runs and (len(samples) < min_runs or time.perf_counter() - started < min_seconds):
@@ -83,6 +98,38 @@ def time_samples(fn: Callable[[], object], clock: str | Callable[[], float] = "w
         fn()
         samples.append((tick() - t0) * 1e3)
     return samples
+
+
+def time_pairs(fn: Callable[[], object], reference: Callable[[], object], clock: str | Callable[[], float] = "wall",
+               warmup: int = 10, min_runs: int = 30, min_seconds: float = 0.5, max_runs: int = 5000,
+               warmup_seconds: float | None = None) -> tuple[list[float], list[float]]:
+    """Like ``time_samples``, each timed call of ``fn`` followed by one timed call of ``reference`` (ms each)."""
+    tick = CLOCKS[clock] if isinstance(clock, str) else clock
+
+    def both():
+        fn()
+        reference()
+    _warm_up(tick, warmup, warmup_seconds, both)
+    samples: list[float] = []
+    reference_samples: list[float] = []
+    started = time.perf_counter()
+    while len(samples) < max_runs and (len(samples) < min_runs or time.perf_counter() - started < min_seconds):
+        t0 = tick()
+        fn()
+        t1 = tick()
+        reference()
+        t2 = tick()
+        samples.append((t1 - t0) * 1e3)
+        reference_samples.append((t2 - t1) * 1e3)
+    return samples, reference_samples
+
+
+def _warm_up(tick: Callable[[], float], calls: int, seconds: float | None, fn: Callable[[], object]) -> None:
+    started = tick()
+    for index in range(calls):
+        if seconds is not None and index >= 2 and tick() - started >= seconds:
+            return
+        fn()
 
 
 def summarise(samples: Sequence[float], remeasured: int | None = None) -> dict:
@@ -131,7 +178,8 @@ def time_callable(fn: Callable[[], object], config: TimingConfig | None = None, 
 
 
 def time_interleaved(calls: Sequence[Callable[[], object]], config: TimingConfig,
-                     on_pass: Callable[[int, int], None] | None = None) -> list[dict]:
+                     on_pass: Callable[[int, int], None] | None = None, reference: Callable[[], object] | None = None,
+                     reference_state: dict | None = None) -> list[dict]:
     """Time many callables in ``config.rounds`` interleaved passes; re-measure the noisy ones.
 
     Each callable gets ``1/rounds`` of its budget in each pass over all of them, so slow drifts of the machine
@@ -140,27 +188,66 @@ def time_interleaved(calls: Sequence[Callable[[], object]], config: TimingConfig
 
     Args:
         on_pass: called as ``on_pass(pass_index, items_timed)`` after every pass (progress reporting).
+        reference: with ``config.reference``, the fixed graph every run is paired with (required then).
+        reference_state: filled (with ``config.reference``) with the reference's session median and how far
+            its window medians moved (``reference_summary``).
 
     Returns:
         One record per callable, in order: ``median_ms``, ``mean_ms``, ``p90_ms``, ``p99_ms``, ``min_ms``,
         ``n`` (timed calls), ``remeasured`` (extra passes), ``statistic``, ``round_ms`` (the median of each
-        regular pass: their agreement is the test–retest noise floor).
+        regular pass: their agreement is the test–retest noise floor); with a reference also ``raw_median_ms``
+        (the item's own median, not normalised).
+
+    Raises:
+        ValueError: ``config.reference`` without a ``reference`` callable.
     """
-    samples: list[list[float]] = [[] for _ in calls]
-    round_ms: list[list[float]] = [[] for _ in calls]
-    extra = [0] * len(calls)
+    if config.reference and reference is None:
+        raise ValueError("TimingConfig(reference=True) needs the reference callable to pair every run with")
+    # per item: its windows, each (own samples, the reference's median in that window, regular pass?)
+    windows: list[list[tuple[list[float], float | None, bool]]] = [[] for _ in calls]
+    reference_all: list[float] = []
     runs, seconds = -(-config.min_runs // config.rounds), config.min_seconds / config.rounds
     for round_index in range(config.rounds + config.retries):
         todo = range(len(calls)) if round_index < config.rounds else [
-            i for i in range(len(calls)) if spread(summarise(samples[i])) > NOISY_SPREAD]
+            i for i in range(len(calls)) if spread(summarise(_normalised(windows[i], reference_all))) > NOISY_SPREAD]
         for i in todo:
             warmup = config.warmup if round_index == 0 else 2
-            timed = time_samples(calls[i], config.clock, warmup, runs, seconds, max(1, config.max_runs // config.rounds))
-            samples[i] += timed
-            extra[i] += round_index >= config.rounds
-            if round_index < config.rounds:
-                round_ms[i].append(float(np.median(timed)))
+            budget = (config.clock, warmup, runs, seconds, max(1, config.max_runs // config.rounds), WARMUP_SECONDS)
+            if config.reference:
+                timed, ref = time_pairs(calls[i], reference, *budget)
+                reference_all += ref
+                windows[i].append((timed, float(np.median(ref)), round_index < config.rounds))
+            else:
+                windows[i].append((time_samples(calls[i], *budget), None, round_index < config.rounds))
         if on_pass is not None:
             on_pass(round_index, len(todo))
-    return [{**summarise(values, remeasured), "round_ms": rounds}
-            for values, remeasured, rounds in zip(samples, extra, round_ms)]
+    if reference_state is not None and config.reference:
+        reference_state.update(reference_summary(reference_all, [w[1] for item in windows for w in item]))
+    records = []
+    for item in windows:
+        values = _normalised(item, reference_all)
+        record = {**summarise(values, sum(not regular for _, _, regular in item)),
+                  "round_ms": [float(np.median(_normalised([w], reference_all))) for w in item if w[2]]}
+        if config.reference:
+            record["raw_median_ms"] = float(np.median([t for w in item for t in w[0]]))
+        records.append(record)
+    return records
+
+
+def _normalised(windows: list, reference_all: list[float]) -> list[float]:
+    """Every sample of ``windows``; with a reference, × (session reference median / the window's)."""
+    if not windows or windows[0][1] is None:
+        return [t for samples, _, _ in windows for t in samples]
+    session = float(np.median(reference_all))
+    return [t * session / window_ref for samples, window_ref, _ in windows for t in samples]
+
+
+def reference_summary(samples: Sequence[float], window_medians: Sequence[float]) -> dict:
+    """The reference graph over a session: its median and how far its per-window medians moved
+    (``spread`` = max / min − 1: 1.0 means some window ran it twice as slow as another)."""
+    windows = np.asarray(window_medians, dtype=np.float64)
+    return {"median_ms": float(np.median(samples)), "windows": int(windows.size),
+            "window_min_ms": float(windows.min()), "window_max_ms": float(windows.max()),
+            "window_p10_ms": float(np.percentile(windows, 10)), "window_p90_ms": float(np.percentile(windows, 90)),
+            "spread": float(windows.max() / windows.min() - 1.0),
+            "note": "a fixed small graph timed run by run beside every item: its moves are the machine's"}

@@ -275,14 +275,26 @@ def fit_budget(space: BudgetSpace, budgets: list[Budget], genotype: dict, width:
             crossing = _nearest_even(under, width, -2, space.min_width) or space.min_width
         near = sorted({w for w in (crossing - 2, crossing, crossing + 2) if space.min_width <= w <= MAX_WIDTH} | {width})
     depth_options = [sorted({min(max(d + delta, 1), space.max_depth) for delta in (-1, 0, 1)}) for d in genotype["depths"]]
-    candidates = []
+    # The best candidate lands (miss 0) with the least depth change, then the least width change, then the
+    # least log-distance. Pricing candidates in groups of equal (depth change, width change), nearest first,
+    # and stopping after the first group where one lands picks exactly what pricing all of them would (a
+    # latency prediction costs an export and an optimised session: pricing every profiled width × depth
+    # vector took minutes). When none lands, every candidate is priced to report the closest miss.
+    groups: dict[tuple[int, int], list[tuple[int, list[int]]]] = {}
     for w in near:
         for depths in itertools.product(*depth_options):
-            g = {**genotype, "depths": list(depths)}
-            costs = evaluate(g, w)
             depth_change = sum(abs(a - b) for a, b in zip(depths, genotype["depths"]))
+            groups.setdefault((depth_change, abs(w - width)), []).append((w, list(depths)))
+    candidates = []
+    for (depth_change, width_change), members in sorted(groups.items()):
+        for w, depths in members:
+            g = {**genotype, "depths": depths}
+            costs = evaluate(g, w)
             miss = max(relative_miss(costs[b.kind], b.target, b.tolerance) for b in budgets)
-            candidates.append((miss, depth_change, abs(w - width), sum(log_distance(costs[b.kind], b.target, b.tolerance) for b in budgets), w, g, costs))
+            candidates.append((miss, depth_change, width_change,
+                               sum(log_distance(costs[b.kind], b.target, b.tolerance) for b in budgets), w, g, costs))
+        if any(c[0] == 0 for c in candidates):
+            break
     candidates.sort(key=lambda c: c[:4])
     miss, depth_change, _, _, w, g, costs = candidates[0]
     changes = ([f"init_channels {width} → {w}"] if w != width else []) + \

@@ -42,6 +42,13 @@ def kernel_profile(tmp_path_factory) -> Path:
     return out
 
 
+def test_a_profile_is_timed_against_the_reference_graph_by_default(kernel_profile):
+    data = json.loads(kernel_profile.read_text())
+    assert data["measurement"]["timing"]["reference"] is True
+    reference = data["measurement"]["machine_state"]["reference"]
+    assert reference["windows"] >= 2 * 4 and reference["spread"] >= 0
+
+
 def test_profile_is_plain_json_with_samples_region_and_machine_state(kernel_profile):
     data = json.loads(kernel_profile.read_text())
     assert data["schema"] == KERNEL_PROFILE_SCHEMA and data["threads"] == 1
@@ -49,6 +56,7 @@ def test_profile_is_plain_json_with_samples_region_and_machine_state(kernel_prof
     assert data["network"]["fit"]["n"] == 4
     types = set(data["kernels"]["samples"])
     assert any(t.endswith("conv.dw") for t in types) and any("maxpool" in t for t in types)
+    assert set(data["measurement"]["phases_s"]) >= {"fit networks exported + profiled", "every network timed end to end"}
     state = data["measurement"]["machine_state"]
     assert {"contended", "reason", "cpu_per_wall", "other_cpu_share"} <= set(state)
     assert ("warning" in data["measurement"]) == state["contended"]
@@ -87,6 +95,22 @@ def test_search_pieces_agree_with_the_whole_graph_prediction(kernel_profile):
         assert pieces["total"] == pytest.approx(whole, rel=1e-9)
         # each op priced in a reference cell vs this network's own fusions and layouts: close, not identical
         assert table.discrete(genotype) == pytest.approx(whole, rel=0.10)
+
+
+def test_width_adjustment_lands_on_what_an_uncached_profile_predicts(kernel_profile):
+    from compactrs.nas.derive import Budget, BudgetSpace, fit_budget
+
+    profile = KernelProfile.load(kernel_profile)
+    space = BudgetSpace(3, 8, 3, OPS, blocks=2, max_depth=1, profile=profile)
+    genotype = random_genotype(np.random.default_rng(2), OPS, 4, 2, 1)
+    target = profile.predict_genotype(genotype, 3, 8, 3, init_channels=8) * 1.02
+    fit = fit_budget(space, [Budget("latency_ms", target, 0.1)], genotype, 4)
+    fresh = KernelProfile.load(kernel_profile)  # nothing cached: its own export and session
+    uncached = fresh.predict_genotype(fit.genotype, 3, 8, 3, init_channels=fit.init_channels)
+    assert fit.costs["latency_ms"] == pytest.approx(uncached, rel=1e-12)
+    assert fit.costs["latency_ms"] == profile.predict_genotype(fit.genotype, 3, 8, 3, init_channels=fit.init_channels)
+    pieces = fresh.genotype_pieces(fit.genotype, 3, 8, 3, init_channels=fit.init_channels)
+    assert pieces["total"] == pytest.approx(uncached, rel=1e-9)
 
 
 def test_query_outside_the_region_is_refused_naming_it(kernel_profile):
@@ -131,6 +155,19 @@ def test_validate_write_records_noise_floor_and_drift(kernel_profile, tmp_path):
     assert "contended" in block["machine_state"]
 
 
+def test_validate_with_reference_timing_records_the_reference_as_machine_state(kernel_profile, tmp_path, capsys):
+    copy = tmp_path / "p.json"
+    copy.write_text(kernel_profile.read_text())
+    assert main(["profile", "validate", str(copy), "--archs", "3", "--drift-archs", "0", "--timing", "reference",
+                 "--write"]) == 0
+    assert "reference graph:" in capsys.readouterr().out
+    block = json.loads(copy.read_text())["validation"]
+    reference = block["machine_state"]["reference"]
+    assert reference["windows"] >= 6 and reference["window_min_ms"] <= reference["median_ms"] <= reference["window_max_ms"]
+    assert all(len(row["round_ms"]) >= 2 and row["measured_ms"] > 0 for row in block["archs"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json"]
+
+
 def test_device_path_emit_runner_import(tmp_path):
     """--emit writes networks, the runner (torch and compactrs unimportable) profiles their kernels, and
     --from-measurements builds the same kind of profile, validation included."""
@@ -142,10 +179,12 @@ def test_device_path_emit_runner_import(tmp_path):
     manifest = json.loads((folder / "manifest.json").read_text())
     assert [item["role"] for item in manifest["items"]] == ["fit"] * 3 + ["validate"] * 3
     result = subprocess.run([sys.executable, "-c", _NO_TORCH, str(folder / "deploy" / "profile_runner.py"), str(folder),
-                             "--min-seconds", "0.01", "--clock", "cpu", "--threads", "1", "--quiet"],
+                             "--min-seconds", "0.01", "--clock", "cpu", "--threads", "1", "--quiet", "--timing", "reference"],
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr
-    records = json.loads((folder / "measurements.json").read_text())["records"]
+    measurements = json.loads((folder / "measurements.json").read_text())
+    records = measurements["records"]
+    assert measurements["conditions"]["reference"]["windows"] >= 2 * 6  # every network's runs paired with it
     assert all("nodes" in r and (folder / r["optimized"]).is_file() for r in records[:3])
     assert all(len(r["round_ms"]) >= 2 for r in records)
     out = tmp_path / "device.json"
@@ -154,3 +193,35 @@ def test_device_path_emit_runner_import(tmp_path):
     assert data["schema"] == KERNEL_PROFILE_SCHEMA and data["network"]["fit"]["n"] == 3
     assert data["validation"]["n"] == 3 and data["validation"]["noise_floor"]["n"] == 3
     assert "contended" in data["measurement"]["machine_state"]
+
+
+def test_sampled_networks_spread_over_size_decades_small_ones_included():
+    from compactrs.cost import _kernel_build as kb
+    from compactrs.cost._kernel_pipeline import KernelProfileConfig
+
+    space = KernelProfileConfig(ops=("zero", "skip_connect", "sep_conv_3x3", "mbconv_e6_k5")).space()
+    specs = kb.sample_specs(space, 40, seed=0)
+    uniform = kb._draw_specs(space, 40, 40, 0, None, (), None)
+    pool = np.log([kb.size_proxy(s) for s in kb._draw_specs(space, 320, 40, 0, None, (), None)])
+    small = pool.min() + (pool.max() - pool.min()) / 4  # the smallest quarter of the log-size range
+    sizes = np.log([kb.size_proxy(s) for s in specs])
+    assert np.sum(sizes <= small) >= 40 // 4 - 1 > np.sum(np.log([kb.size_proxy(s) for s in uniform]) <= small)
+    assert sizes.min() == pool.min() and sizes.max() == pool.max()  # the whole range stays covered
+    assert len({json.dumps(s, sort_keys=True) for s in specs}) == 40
+    again = kb.sample_specs(space, 40, seed=0)
+    assert again == specs
+
+
+def test_network_term_takes_the_profilers_per_node_overhead_off():
+    from compactrs.cost._kernel_build import fit_network_term
+
+    # profiled Σ = true time + 5 µs per kernel; end to end = 20 µs per run + the true time
+    rng = np.random.default_rng(0)
+    nets = []
+    for _ in range(12):
+        n, true_us = int(rng.integers(50, 700)), float(rng.uniform(500, 100_000))
+        nets.append({"n_kernels": n, "kernel_us": true_us + 5.0 * n, "measured_ms": (20.0 + true_us) / 1e3})
+    c = fit_network_term(nets, cheapest_kernel_us=8.0)
+    assert c["per_kernel_us"] == pytest.approx(-5.0, abs=0.3) and c["scale"] == pytest.approx(1.0, abs=0.02)
+    capped = fit_network_term(nets, cheapest_kernel_us=2.0)  # never more overhead than the cheapest kernel
+    assert capped["per_kernel_us"] >= -2.0 - 1e-9

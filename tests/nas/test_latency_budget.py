@@ -101,3 +101,56 @@ def test_latency_budget_only_uses_widths_the_profile_measured():
     assert width == 10 and "latency profile covers" in message
     genotype = reads_both_inputs(random_genotype(np.random.default_rng(0), OPS, blocks=2, max_depth=2))
     assert fit_budget(space, budgets, genotype, width).init_channels in (6, 10)
+
+
+class CountingTable(TinyTestLatencyTable):
+    """The test table, counting whole-network predictions (each costs an export with a real profile)."""
+
+    space = {"init_channels": list(range(4, 31, 2))}
+
+    def __init__(self):
+        self.calls = 0
+
+    def predict_genotype(self, *args, **kwargs):
+        self.calls += 1
+        return super().predict_genotype(*args, **kwargs)
+
+
+def _best_of_all(profile, space, budget, genotype, width):
+    """The rule fit_budget documents, applied to every candidate: lands, then least depth change, then least
+    width change, then least log-distance (first in width-then-depth order on ties)."""
+    import itertools
+
+    from compactrs.nas.losses import log_distance, relative_miss
+
+    options = [sorted({min(max(d + delta, 1), space.max_depth) for delta in (-1, 0, 1)}) for d in genotype["depths"]]
+    best = None
+    for w in profile.space["init_channels"]:
+        for depths in itertools.product(*options):
+            ms = profile.predict_genotype({**genotype, "depths": list(depths)}, 10, 8, 6, init_channels=w)
+            key = (relative_miss(ms, budget.target, budget.tolerance), sum(abs(a - b) for a, b in zip(depths, genotype["depths"])),
+                   abs(w - width), log_distance(ms, budget.target, budget.tolerance))
+            if best is None or key < best[0]:
+                best = (key, w, list(depths), ms)
+    return best
+
+
+def test_width_adjustment_prices_few_networks_and_picks_what_pricing_all_would():
+    from compactrs.nas.derive import Budget, fit_budget
+
+    rng = np.random.default_rng(3)
+    priced_all = priced_lazily = 0
+    for trial in range(12):
+        profile = CountingTable()
+        space = BudgetSpace(10, 8, 6, OPS, max_depth=3, profile=profile)
+        g = reads_both_inputs({**random_genotype(rng, OPS, max_depth=3)})
+        target = profile.predict_genotype(g, 10, 8, 6, init_channels=int(rng.choice([6, 12, 20, 26]))) * rng.uniform(0.8, 1.2)
+        budget = Budget("latency_ms", float(target), 0.1)
+        profile.calls = 0
+        fit = fit_budget(space, [budget], g, 16)
+        priced_lazily += profile.calls
+        (miss, *_), width, depths, ms = _best_of_all(CountingTable(), space, budget, g, 16)
+        assert (fit.init_channels, fit.genotype["depths"], fit.met) == (width, depths, miss == 0)
+        assert fit.costs["latency_ms"] == pytest.approx(ms, rel=1e-12)
+        priced_all += len(profile.space["init_channels"]) * 3 ** 3
+    assert priced_lazily < priced_all / 5

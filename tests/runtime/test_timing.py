@@ -4,6 +4,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from dataclasses import replace
 
 import pytest
 
@@ -96,3 +97,66 @@ def test_timing_config_refuses_nonsense():
         TimingConfig(clock="sundial")
     with pytest.raises(ValueError, match="min_runs"):
         TimingConfig(min_runs=0)
+
+
+class _PhasedMachine:
+    """A simulated clock: each call advances it by its cost × the machine's current phase (1× or 2×), the way a
+    VM runs everything at half speed for a while; the phase flips after every pass of interleaved timing."""
+
+    def __init__(self):
+        self.now, self.phase = 0.0, 1.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def work(self, ms: float):
+        def call():
+            self.now += ms * self.phase / 1e3
+        return call
+
+    def flip(self, *_):
+        self.phase = 3.0 - self.phase
+
+
+def test_reference_normalised_timing_cancels_the_machines_phases(monkeypatch):
+    from compactrs.deploy import timing as timing_module
+
+    sim = _PhasedMachine()
+    monkeypatch.setitem(timing_module.CLOCKS, "simulated", sim.clock)
+    calls = [sim.work(0.2), sim.work(1.5)]
+    plain = TimingConfig(warmup=1, min_runs=8, min_seconds=0.0, rounds=2, retries=0, clock="simulated")
+    wall = time_interleaved(calls, plain, sim.flip)
+    assert wall[0]["round_ms"][1] == pytest.approx(2 * wall[0]["round_ms"][0])  # plain timing sees the phase
+    sim.phase, state = 1.0, {}
+    normalised = time_interleaved(calls, replace(plain, reference=True), sim.flip, reference=sim.work(0.1),
+                                  reference_state=state)
+    for record, ms in zip(normalised, (0.2, 1.5)):
+        assert record["round_ms"][0] == pytest.approx(record["round_ms"][1])  # the phase is normalised away
+        # in units of the session's reference time (0.1 ms at 1×, 0.2 ms at 2×: median between them)
+        assert record["median_ms"] == pytest.approx(ms / 0.1 * state["median_ms"])
+        assert record["raw_median_ms"] > 0
+    assert state["spread"] == pytest.approx(1.0) and state["windows"] == 4
+
+
+def test_reference_timing_needs_the_reference():
+    with pytest.raises(ValueError, match="reference callable"):
+        time_interleaved([lambda: None], TimingConfig(min_runs=1, min_seconds=0.0, reference=True))
+
+
+def test_interleaved_timing_warms_a_slow_item_up_for_half_a_second_not_ten_calls(monkeypatch):
+    from compactrs.deploy import timing as timing_module
+
+    sim = _PhasedMachine()
+    monkeypatch.setitem(timing_module.CLOCKS, "simulated", sim.clock)
+    counts = {"slow": 0, "fast": 0}
+
+    def call(name, ms):
+        def run():
+            counts[name] += 1
+            sim.work(ms)()
+        return run
+
+    config = TimingConfig(warmup=10, min_runs=6, min_seconds=0.0, rounds=1, retries=0, clock="simulated")
+    records = time_interleaved([call("slow", 300.0), call("fast", 1.0)], config)
+    assert counts == {"slow": 2 + 6, "fast": 10 + 6}  # 2 × 300 ms reach WARMUP_SECONDS; 10 × 1 ms do not
+    assert [r["n"] for r in records] == [6, 6]
