@@ -21,14 +21,28 @@ def ort_callable(path: Path, input_shape, threads: int | None, seed: int = 0):
     return runner.prepared_call(np.random.default_rng(seed).standard_normal(tuple(input_shape)).astype(np.float32))
 
 
+def runtime_callable(path: Path, input_shape, threads: int | None, runtime: str = "onnxruntime",
+                     precision: str = "fp32", seed: int = 0):
+    """``ort_callable``, or the same for OpenVINO (compiled as ``OpenVinoRunner`` runs it: precision hint pinned,
+    latency hint)."""
+    if runtime == "onnxruntime":
+        return ort_callable(path, input_shape, threads, seed)
+    from compactrs.deploy.openvino_runner import OpenVinoRunner
+
+    runner = OpenVinoRunner(path, threads, precision, "LATENCY").activate()
+    return runner.prepared_call(np.random.default_rng(seed).standard_normal(tuple(input_shape)).astype(np.float32))
+
+
 def measure_folder(folder: Path, items: list[dict], threads: int | None, timing: TimingConfig, progress=None,
-                   conditions: dict | None = None) -> list[dict]:
+                   conditions: dict | None = None, runtime: str = "onnxruntime", precision: str = "fp32") -> list[dict]:
     """Time every graph of ``items`` in interleaved rounds and return one record per file (manifest order).
 
     See ``time_interleaved`` for the rounds and the re-measurement of noisy graphs. ``conditions``, when given,
-    is filled with the machine's state over the whole measurement (``contended``, ``reason``, ...).
+    is filled with the machine's state over the whole measurement (``contended``, ``reason``, ...). Each item's
+    ``run_file`` (its INT8 version, see ``_runtime_kernels.runtime_graph``) is what runs, when it has one.
     """
-    calls = [ort_callable(folder / item["file"], item["input_shape"], threads) for item in items]
+    calls = [runtime_callable(folder / item.get("run_file", item["file"]), item["input_shape"], threads, runtime,
+                              precision) for item in items]
     if progress is not None:
         progress.start("measure", "timing graphs", len(items) * timing.rounds)
 
