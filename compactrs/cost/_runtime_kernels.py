@@ -142,7 +142,8 @@ def openvino_kernels(model_path: str | os.PathLike, x: np.ndarray, threads: int,
             if info.status == info.Status.EXECUTED:
                 samples.setdefault(info.node_name, []).append(info.real_time.total_seconds() * 1e6)
     originals = {op.get_friendly_name(): op for op in model.get_ordered_ops()}
-    executed = [op for op in compiled.get_runtime_model().get_ordered_ops() if op.get_friendly_name() in samples]
+    runtime_model = compiled.get_runtime_model()  # kept alive: it owns the Result nodes the reorders feed
+    executed = [op for op in runtime_model.get_ordered_ops() if op.get_friendly_name() in samples]
     own = {op.get_friendly_name(): _ov_own_source(op) for op in executed}
     kernels = []
     for op in executed:
@@ -219,8 +220,21 @@ def _ov_config(op, layer: str, originals: list) -> dict:
     return {"c_in": int(c_in), "c_out": int(c_out), "h_in": int(h_in), "w_in": int(w_in), "h_out": int(h_out),
             "w_out": int(w_out), "k_h": int(kernel[0]), "k_w": int(kernel[-1]), "stride": stride, "groups": int(groups),
             "dilation": dilation, "act": sorted(activations)[0] if activations else "",
-            "sum": int(layer == "Convolution" and "Add" in kinds), "macs": int(macs),
+            "sum": int(layer == "Convolution" and any(_adds_activations(o) for o in originals)), "macs": int(macs),
             "bytes": FLOAT_BYTES * int(sum(np.prod(s) for s in inputs[:1]) + sum(np.prod(s) for s in outputs))}
+
+
+def _adds_activations(op) -> bool:
+    """An ``Add`` of two computed tensors (a node sum fused into a convolution), not a bias or BN shift."""
+    if op.get_type_name() != "Add":
+        return False
+    return not any(_is_constant(op.input_value(i).get_node()) for i in range(op.get_input_size()))
+
+
+def _is_constant(node) -> bool:
+    while node.get_type_name() in ("Convert", "Reshape", "Unsqueeze", "FakeQuantize", "Multiply"):
+        node = node.input_value(0).get_node()
+    return node.get_type_name() == "Constant"
 
 
 def _ov_own_source(op) -> str:
