@@ -151,8 +151,9 @@ def openvino_kernels(model_path: str | os.PathLike, x: np.ndarray, threads: int,
         layer = _rt(op, "layerType")
         fused = [n for n in _rt(op, "originalLayersNames").split(",") if n]
         config = _ov_config(op, layer, [originals[n] for n in fused if n in originals])
-        kernels.append({"name": name, "op": _ov_op(op, layer), "type": _ov_type(layer, config), "source":
-                        own[name] or _ov_neighbour_source(op, own), **config, "us": trimmed_mean(samples[name])})
+        source = own[name] or (_ov_neighbour_source(op, own) if layer == "Reorder" else "")
+        kernels.append({"name": name, "op": _ov_op(op, layer), "type": _ov_type(layer, config), "source": source,
+                        **config, "us": trimmed_mean(samples[name])})
     return kernels
 
 

@@ -162,3 +162,17 @@ def test_missing_openvino_is_one_line_with_the_install_hint(tmp_path):
     assert result.returncode == 2
     assert "pip install 'compactrs[openvino]'" in result.stderr and len(result.stderr.strip().splitlines()) == 1
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_search_targets_an_openvino_profile_and_measures_in_openvino(openvino_profile, tmp_path):
+    from compactrs.nas import search
+
+    profile = KernelProfile.load(openvino_profile)
+    genotype = random_genotype(np.random.default_rng(0), OPS, 4, 2, 1)
+    target = 1.2 * profile.predict_genotype(genotype, 10, 8, 6, init_channels=4)
+    report = search(SPEC, out=tmp_path / "run", latency_target_ms=target, profile=str(openvino_profile),
+                    runtime="openvino", epochs=1, retrain_epochs=0, batch_size=6, blocks=2, max_depth=2,
+                    initial_depth=1, init_channels=4, ops=",".join(OPS), threads=1)
+    assert report["latency_ms"]["predicted"]["runtime"] == "openvino" and report["latency_ms"]["predicted"]["ms"] > 0
+    assert "openvino_cpu_b1" in report["latency_ms"]["measured"]
