@@ -34,6 +34,8 @@ from compactrs.cost._kernel_model import KernelRegressor, sample_row
 from compactrs.errors import ArtifactError, ConfigError
 
 KERNEL_PROFILE_SCHEMA = "compactrs.latency-profile/2"
+#: kernel types that only move data, in the order a missing one borrows a sampled one's regressor
+DATA_MOVEMENT = ("reorder", "transpose", "stridedslice", "slice", "split", "gather", "reshape", "concatenation", "concat")
 REQUIRED = ("schema", "device", "runtime", "precision", "threads", "batch", "space", "kernels", "network")
 
 
@@ -146,7 +148,22 @@ class KernelProfile:
         if kind in self.regressors:
             return kind
         twin = kind[len("nchwc."):] if kind.startswith("nchwc.") else f"nchwc.{kind}"
-        return twin if twin in self.regressors else kind
+        if twin in self.regressors:
+            return twin
+        return self._data_movement_twin(kind) or kind
+
+    def _data_movement_twin(self, kind: str) -> str | None:
+        """A sampled data-movement type of the same runtime for an unsampled one (a slice priced as a reorder):
+        such kernels only copy their bytes, and whether a runtime runs a small slice or copy as its own node
+        can change between compilations of the same network (seen with OpenVINO's StridedSlice)."""
+        prefix, _, base = kind.rpartition(".")
+        if base not in DATA_MOVEMENT:
+            return None
+        for other in DATA_MOVEMENT:
+            candidate = f"{prefix}.{other}" if prefix else other
+            if candidate in self.regressors:
+                return candidate
+        return None
 
     def kernels_ms(self, kernels: list[dict], per_run: bool = True) -> float:
         """Predicted ms of a set of kernels (``per_run``: plus the once-per-inference cost)."""

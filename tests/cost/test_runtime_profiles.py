@@ -76,6 +76,17 @@ def test_openvino_prediction_enumerates_openvino_kernels_with_module_paths(openv
     assert profile.edge_ms("sep_conv_3x3", 6, 8, 1) > 0 and profile.edge_ms("max_pool_3x3", 6, 8, 1) > 0
 
 
+def test_an_unsampled_data_movement_kernel_is_priced_like_a_sampled_one(openvino_profile):
+    data = json.loads(openvino_profile.read_text())
+    data["kernels"]["samples"].pop("ov.stridedslice", None)
+    profile = KernelProfile(data, "p.json")
+    kernel = {"type": "ov.stridedslice", "c_in": 8, "c_out": 8, "h_in": 8, "w_in": 8, "h_out": 4, "w_out": 4, "k_h": 1,
+              "k_w": 1, "stride": 1, "groups": 1, "dilation": 1, "sum": 0, "act": "", "macs": 128, "bytes": 2560}
+    assert profile.kernel_us([kernel]) == pytest.approx(profile.kernel_us([{**kernel, "type": "ov.reorder"}]))
+    with pytest.raises(ConfigError, match=r"no kernel of type \['ov.mvn'\]"):
+        profile.kernel_us([{**kernel, "type": "ov.mvn"}])  # compute kernels never borrow
+
+
 def test_validate_runs_the_profiles_runtime(openvino_profile, tmp_path):
     copy = tmp_path / "p.json"
     copy.write_text(openvino_profile.read_text())
