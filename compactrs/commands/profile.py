@@ -224,6 +224,10 @@ def _check_combination(runtime: str, precision: str, method: str, emit_dir, meas
     if method == "ops" and not measurements and (runtime == "openvino" or precision != "fp32"):
         raise ConfigError(f"--method ops measures FP32 op tables in onnxruntime or TensorRT, not {runtime} {precision}; "
                           f"use --method kernels (the default) for an OpenVINO or INT8 profile")
+    if measurements and (runtime == "openvino" or precision != "fp32"):
+        raise ConfigError(f"--from-measurements builds the profile a device's runner measured (FP32 onnxruntime or "
+                          f"TensorRT); it cannot be {runtime} {precision}: profile {runtime} {precision} in process "
+                          f"(leave out --from-measurements)")
     if emit_dir and (runtime == "openvino" or precision != "fp32"):
         raise ConfigError(f"--emit writes FP32 graphs for onnxruntime / TensorRT devices, not {runtime} {precision}; "
                           f"profile {runtime} {precision} in process on the target machine (leave out --emit)")

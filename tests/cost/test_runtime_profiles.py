@@ -160,6 +160,7 @@ def test_openvino_int8_profile_through_nncf(tmp_path):
     (["--runtime", "tensorrt", "--precision", "int8"], "TensorRT INT8 is calibrated and timed on the device"),
     (["--runtime", "openvino", "--method", "ops"], "--method ops measures FP32 op tables"),
     (["--precision", "int8", "--emit", "EMIT"], "--emit writes FP32 graphs"),
+    (["--runtime", "openvino", "--from-measurements", "EMIT"], "--from-measurements builds the profile a device's"),
 ])
 def test_combinations_that_cannot_be_measured_here_are_one_line(options, message, tmp_path, capsys):
     options = [str(tmp_path / "emitted") if o == "EMIT" else o for o in options]
