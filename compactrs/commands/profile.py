@@ -21,13 +21,13 @@ def _int_list(value: str, name: str) -> tuple[int, ...]:
     return tuple(parse_int_list(value, what=f"--{name}"))
 
 
-def _default_out(runtime: str, threads: int, batch: int) -> str:
+def _default_out(runtime: str, threads: int, batch: int, precision: str = "fp32") -> str:
     from compactrs.deploy.machine import describe_machine
 
     info = describe_machine()
     cpu = re.sub(r"[^a-z0-9]+", "-", info["cpu"].lower()).strip("-")
     cpu = "xeon" if "xeon" in cpu else cpu[:24]
-    return f"profiles/{cpu}-{info['cores']}c-{runtime}-fp32-t{threads}" + (f"-b{batch}" if batch != 1 else "") + ".json"
+    return f"profiles/{cpu}-{info['cores']}c-{runtime}-{precision}-t{threads}" + (f"-b{batch}" if batch != 1 else "") + ".json"
 
 
 def _print_profile(result: dict) -> None:
@@ -45,8 +45,12 @@ def _print_profile(result: dict) -> None:
 
 
 @click.group("profile", invoke_without_command=True)
-@click.option("--runtime", type=click.Choice(["onnxruntime", "tensorrt"]), default="onnxruntime", show_default=True,
-              help="runtime to measure in (tensorrt: emit graphs here, measure on the device)")
+@click.option("--runtime", type=click.Choice(["onnxruntime", "openvino", "tensorrt"]), default="onnxruntime",
+              show_default=True, help="runtime to measure in (openvino: in process, needs compactrs[openvino]; "
+                                      "tensorrt: --method ops, emit graphs here, measure on the device)")
+@click.option("--precision", type=click.Choice(["fp32", "int8"]), default="fp32", show_default=True,
+              help="kernels: int8 quantises every sampled network before profiling it (onnxruntime: static QDQ; "
+                   "openvino: NNCF), calibrated on random inputs (valid for timing only)")
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True, help="runtime intra-op threads")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True, help="batch size of every graph")
 @click.option("--method", type=click.Choice(["kernels", "ops"]), default="kernels", show_default=True,
@@ -85,20 +89,22 @@ def _print_profile(result: dict) -> None:
               help="build the profile from a deploy/profile_runner.py output (measurements.json or its folder)")
 @json_option()
 @click.pass_context
-def command(ctx, runtime, threads, batch, method, inputs, in_bands, input_size, init_channels, classes, ops, blocks,
+def command(ctx, runtime, precision, threads, batch, method, inputs, in_bands, input_size, init_channels, classes, ops, blocks,
             max_depth, fit_archs, node_runs, min_seconds, clock, timing_mode, seed, out, emit_dir, validate_archs,
             measurements, as_json) -> None:
     """Measure a latency profile of the search space on this machine.
 
-    --method kernels (default): random networks of the region are exported, optimised by onnxruntime and
-    profiled node by node (the kernels that really run, fusions included); a regressor per kernel type is
-    fitted on them, and a whole-network term on end-to-end times. --method ops: the previous table of ops
+    --method kernels (default): random networks of the region are exported, compiled by the --runtime
+    (onnxruntime or openvino; quantised first with --precision int8) and profiled node by node (the kernels
+    that really run, fusions included); a regressor per kernel type is fitted on them, and a whole-network
+    term on end-to-end times. --method ops: the previous table of ops
     each timed alone. Score a profile on fresh networks with 'compactrs profile validate PROFILE'.
     """
     if ctx.invoked_subcommand is not None:
         return
+    _check_combination(runtime, precision, method, emit_dir, measurements)
     if method == "kernels" and not measurements:  # a measurements file says itself what was measured
-        _kernel_profile(runtime, threads, batch, inputs, in_bands, input_size, init_channels, classes, ops, blocks,
+        _kernel_profile(runtime, precision, threads, batch, inputs, in_bands, input_size, init_channels, classes, ops, blocks,
                         max_depth, fit_archs, node_runs, min_seconds, clock, seed, out, emit_dir, validate_archs,
                         as_json, timing_mode)
         return
@@ -225,7 +231,27 @@ def _noise(block: dict) -> str:
     return f"{noise['within_10pct']:.1%} of re-timings within ±10%, MAPE {noise['mape_pct']:.1f}%"
 
 
-def _kernel_profile(runtime, threads, batch, inputs, in_bands, input_size, init_channels, classes, ops, blocks,
+def _check_combination(runtime: str, precision: str, method: str, emit_dir, measurements) -> None:
+    """One line (ConfigError, exit 2) for a runtime/precision/method combination that cannot be measured here."""
+    from compactrs.errors import ConfigError
+
+    if runtime == "tensorrt" and precision != "fp32":
+        raise ConfigError(f"--runtime tensorrt --precision {precision}: TensorRT INT8 is calibrated and timed on the "
+                          f"device, not in process here; profile TensorRT FP32 with '--method ops --emit DIR', or "
+                          f"INT8 with --runtime onnxruntime or openvino")
+    if method == "ops" and not measurements and (runtime == "openvino" or precision != "fp32"):
+        raise ConfigError(f"--method ops measures FP32 op tables in onnxruntime or TensorRT, not {runtime} {precision}; "
+                          f"use --method kernels (the default) for an OpenVINO or INT8 profile")
+    if measurements and (runtime == "openvino" or precision != "fp32"):
+        raise ConfigError(f"--from-measurements builds the profile a device's runner measured (FP32 onnxruntime or "
+                          f"TensorRT); it cannot be {runtime} {precision}: profile {runtime} {precision} in process "
+                          f"(leave out --from-measurements)")
+    if emit_dir and (runtime == "openvino" or precision != "fp32"):
+        raise ConfigError(f"--emit writes FP32 graphs for onnxruntime / TensorRT devices, not {runtime} {precision}; "
+                          f"profile {runtime} {precision} in process on the target machine (leave out --emit)")
+
+
+def _kernel_profile(runtime, precision, threads, batch, inputs, in_bands, input_size, init_channels, classes, ops, blocks,
                     max_depth, fit_archs, node_runs, min_seconds, clock, seed, out, emit_dir, validate_archs,
                     as_json, timing_mode: str = "wall") -> None:
     import itertools
@@ -234,11 +260,13 @@ def _kernel_profile(runtime, threads, batch, inputs, in_bands, input_size, init_
     from compactrs._progress import progress_bar
     from compactrs.cost._kernel_pipeline import DATASET_INPUTS, WIDTHS, KernelProfileConfig, build_kernel_profile
     from compactrs.cost._measure import TimingConfig
+    from compactrs.cost._runtime_kernels import check_runtime
     from compactrs.errors import ConfigError
 
-    if runtime != "onnxruntime":
-        raise ConfigError(f"kernel-level profiles profile onnxruntime's kernels; --runtime {runtime} is not "
-                          f"implemented for them: use '--method ops' for a TensorRT profile")
+    if runtime == "tensorrt":
+        raise ConfigError(f"kernel-level profiles run in process in onnxruntime or openvino; --runtime {runtime} is "
+                          f"not implemented for them: use '--method ops' for a TensorRT profile")
+    check_runtime(runtime, precision)  # one line when openvino (or NNCF) is missing, before any work
     if clock == "cpu" and threads != 1:
         raise ConfigError(f"--clock cpu measures the runtime's calling thread, so it needs --threads 1 (got {threads})")
     if inputs is not None:
@@ -254,7 +282,8 @@ def _kernel_profile(runtime, threads, batch, inputs, in_bands, input_size, init_
         inputs=shapes, init_channels=WIDTHS if init_channels is None else _int_list(init_channels, "init-channels"),
         num_classes=_int_list(classes, "classes"),
         ops=tuple(op.strip() for op in ops.split(",") if op.strip()) if ops is not None else (), blocks=blocks,
-        max_depth=max_depth, threads=threads, batch=batch, fit_archs=60 if fit_archs is None else fit_archs,
+        max_depth=max_depth, threads=threads, batch=batch, runtime=runtime, precision=precision,
+        fit_archs=60 if fit_archs is None else fit_archs,
         validate_archs=validate_archs, node_runs=node_runs, seed=seed,
         timing=TimingConfig(min_runs=10, min_seconds=min_seconds, rounds=2, clock=clock,
                             reference=timing_mode == "reference"))
@@ -263,7 +292,7 @@ def _kernel_profile(runtime, threads, batch, inputs, in_bands, input_size, init_
     if config.fit_archs < 2:
         raise ConfigError(f"--fit-archs {config.fit_archs} is too few to fit the whole-network term; use 2 or more")
     command_line = "compactrs profile " + " ".join(sys.argv[2:] if sys.argv[1:2] == ["profile"] else [])
-    out = out or _default_out(runtime, threads, batch)
+    out = out or _default_out(runtime, threads, batch, precision)
     started = time.perf_counter()
     if emit_dir:
         from compactrs.cost._kernel_pipeline import emit_kernel_graphs
@@ -277,7 +306,8 @@ def _kernel_profile(runtime, threads, batch, inputs, in_bands, input_size, init_
     with progress_bar(show_progress(as_json)) as progress:
         log = (lambda message: None) if as_json else (lambda message: click.echo(
             f"[{time.perf_counter() - started:5.0f} s] {message}", err=True))
-        log(f"profiling {config.fit_archs} fitting + {config.validate_archs} validation networks over "
+        log(f"profiling {config.fit_archs} fitting + {config.validate_archs} validation networks in {runtime} "
+            f"{precision} over "
             f"{len(shapes)} input shapes, widths {min(config.init_channels)}–{max(config.init_channels)}")
         profile = build_kernel_profile(config, out, progress, command=command_line, log=log)
     _emit_kernel_result(profile, out, time.perf_counter() - started, as_json)
@@ -285,7 +315,8 @@ def _kernel_profile(runtime, threads, batch, inputs, in_bands, input_size, init_
 
 def _emit_kernel_result(profile, out: str, seconds: float, as_json: bool) -> None:
     data = profile.data
-    result = {"out": out, "kernel_types": len(data["kernels"]["samples"]), "fit_networks": data["network"]["fit"]["n"],
+    result = {"out": out, "runtime": profile.runtime, "precision": profile.precision,
+              "kernel_types": len(data["kernels"]["samples"]), "fit_networks": data["network"]["fit"]["n"],
               "seconds": seconds, "coefficients": profile.coefficients,
               "machine_state": data["measurement"]["machine_state"], "warning": data["measurement"].get("warning"),
               "validation": profile.validation and {k: v for k, v in profile.validation.items() if k != "archs"}}
@@ -305,7 +336,7 @@ def _shape(text: str) -> tuple[int, int]:
 
 
 def _print_kernel_profile(result: dict) -> None:
-    click.echo(f"profile      {result['out']}")
+    click.echo(f"profile      {result['out']} ({result['runtime']} {result['precision']})")
     click.echo(f"kernels      {result['kernel_types']} kernel types from {result['fit_networks']} fitting networks, "
                f"{result['seconds']:.0f} s")
     if result.get("validation"):

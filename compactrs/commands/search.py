@@ -53,6 +53,10 @@ class _StderrLines(Progress):
 @click.option("--latency-target", type=MILLISECONDS, default=None, metavar="DURATION",
               help="expected-latency budget, e.g. 2ms (needs --profile)")
 @click.option("--profile", type=click.Path(dir_okay=False), default=None, help="latency profile JSON made by 'compactrs profile'")
+@click.option("--runtime", type=click.Choice(["onnxruntime", "openvino"]), default=None,
+              help="runtime the network will run in: --profile must have measured it [default: the profile's]")
+@click.option("--precision", type=click.Choice(["fp32", "int8"]), default=None,
+              help="precision the network will run in: --profile must have measured it [default: the profile's]")
 @click.option("--ops", default="rs", show_default=True,
               help="candidate ops: gdas (8 GDAS ops), rs (GDAS + multiscale attention ms_att_3/5/7), mobile (rs + conv_3x3 "
                    "and MBConv e3/e6 k3/k5 with and without SE), all, or a comma list. Default rs: the shipped latency "
@@ -84,8 +88,9 @@ class _StderrLines(Progress):
 @seed_option()
 @threads_option()
 @json_option()
-def command(data, flops_target, tolerance, latency_target, profile, ops, epochs, retrain_epochs, init_channels, stem_stride,
-            stem, max_depth, batch_size, loss, label_smoothing, w_lr, arch_lr, baselines, out, resume, overwrite, seed, threads, as_json):
+def command(data, flops_target, tolerance, latency_target, profile, runtime, precision, ops, epochs, retrain_epochs, init_channels,
+            stem_stride, stem, max_depth, batch_size, loss, label_smoothing, w_lr, arch_lr, baselines, out, resume, overwrite, seed,
+            threads, as_json):
     """Search a compact cell network that lands on a FLOP budget, retrain it and write a run directory.
 
     FLOPs are counted as MACs (multiply-accumulates): --flops-target 20M means 20 million MACs per
@@ -103,8 +108,9 @@ def command(data, flops_target, tolerance, latency_target, profile, ops, epochs,
     if resume and out is None:
         raise ConfigError("--resume needs the --out directory of the interrupted search")
     config = SearchConfig(flops_target=flops_target, tolerance=tolerance, latency_target_ms=latency_target, profile=profile,
-                          ops=ops, epochs=epochs, retrain_epochs=retrain_epochs, init_channels=init_channels,
-                          stem_stride=None if stem_stride == "auto" else int(stem_stride), stem=stem, max_depth=max_depth,
+                          runtime=runtime, precision=precision, ops=ops, epochs=epochs, retrain_epochs=retrain_epochs,
+                          init_channels=init_channels, stem_stride=None if stem_stride == "auto" else int(stem_stride), stem=stem,
+                          max_depth=max_depth,
                           initial_depth=min(3, max_depth), batch_size=batch_size, loss=loss, label_smoothing=label_smoothing,
                           w_lr=w_lr, arch_lr=arch_lr, seed=seed, threads=threads)
     main_rank = int(os.environ.get("RANK", "0")) == 0

@@ -146,12 +146,33 @@ def emit_networks(specs: list[dict], folder: Path, batch: int, role: str, start:
     return items
 
 
-def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: int = 20, progress=None) -> list[dict]:
+def prepare_runtime_graphs(folder: Path, items: list[dict], runtime: str, precision: str, progress=None) -> None:
+    """Write what ``runtime`` runs for each item's float graph (INT8: its quantised version) into ``folder`` and
+    name it in the item's ``run_file``; nothing to do in FP32 (the float graph runs)."""
+    from compactrs.cost._runtime_kernels import runtime_graph
+
+    if precision == "fp32":
+        return
+    if progress is not None:
+        progress.start("quantise", f"quantising networks to {precision} for {runtime}", len(items))
+    for item in items:
+        item["run_file"] = runtime_graph(folder / item["file"], item["input_shape"], runtime, precision, folder).name
+        if progress is not None:
+            progress.advance("quantise")
+    if progress is not None:
+        progress.finish("quantise")
+
+
+def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: int = 20, progress=None,
+                    runtime: str = "onnxruntime", precision: str = "fp32") -> list[dict]:
     """Per-node profile of every network of ``items`` (kernels in situ); one record per item.
 
-    Returns records ``{"file", "nodes", "optimized"}``: ``nodes`` is ``compactrs.deploy.nodeprof.profile_nodes``'s output (per
-    node of the optimised graph, which is saved in ``folder`` as ``optimized``).
+    Returns records ``{"file", "nodes", "optimized"}`` for onnxruntime FP32: ``nodes`` is
+    ``compactrs.deploy.nodeprof.profile_nodes``'s output (per node of the optimised graph, which is saved in
+    ``folder`` as ``optimized``); for another runtime or precision ``{"file", "kernels"}``, the kernels read
+    by ``_runtime_kernels.profile_graph`` from the item's ``run_file``.
     """
+    from compactrs.cost._runtime_kernels import profile_graph
     from compactrs.deploy.nodeprof import profile_nodes
 
     rng = np.random.default_rng(0)
@@ -159,10 +180,16 @@ def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: in
     if progress is not None:
         progress.start("kernels", "profiling kernels in situ", len(items))
     for item in items:
-        x = rng.standard_normal(tuple(item["input_shape"])).astype(np.float32)
-        optimized = item["file"].replace(".onnx", ".opt.onnx")
-        nodes = profile_nodes(folder / item["file"], x, threads, warmup=5, runs=node_runs, optimized_path=folder / optimized)
-        records.append({"file": item["file"], "nodes": nodes, "optimized": optimized})
+        if runtime != "onnxruntime" or precision != "fp32":
+            kernels = profile_graph(folder / item.get("run_file", item["file"]), folder / item["file"],
+                                    item["input_shape"], runtime, precision, threads, 5, node_runs, folder)
+            records.append({"file": item["file"], "kernels": kernels})
+        else:
+            x = rng.standard_normal(tuple(item["input_shape"])).astype(np.float32)
+            optimized = item["file"].replace(".onnx", ".opt.onnx")
+            nodes = profile_nodes(folder / item["file"], x, threads, warmup=5, runs=node_runs,
+                                  optimized_path=folder / optimized)
+            records.append({"file": item["file"], "nodes": nodes, "optimized": optimized})
         if progress is not None:
             progress.advance("kernels")
     if progress is not None:
@@ -171,7 +198,7 @@ def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: in
 
 
 def time_networks(folder: Path, items: list[dict], threads: int, timing, progress=None,
-                  conditions: dict | None = None) -> list[dict]:
+                  conditions: dict | None = None, runtime: str = "onnxruntime", precision: str = "fp32") -> list[dict]:
     """End-to-end times of every network in ``max(2, timing.rounds)`` interleaved rounds (the one timing loop).
 
     Records ``{"file", "median_ms", "p90_ms", "round_ms", ...}``: ``round_ms`` holds each round's median
@@ -182,13 +209,15 @@ def time_networks(folder: Path, items: list[dict], threads: int, timing, progres
     from compactrs.cost._measure import measure_folder
 
     timing = replace(timing, rounds=max(2, timing.rounds))
-    return measure_folder(folder, items, threads, timing, progress, conditions)
+    return measure_folder(folder, items, threads, timing, progress, conditions, runtime, precision)
 
 
 def record_kernels(folder: Path, record: dict, original: str) -> list[dict]:
     """The kernels (configurations + measured µs) of one measured network record."""
     from compactrs.cost.kernels import read_kernels
 
+    if "kernels" in record:  # profiled by another runtime or precision: already read
+        return record["kernels"]
     return read_kernels(folder / record["optimized"], record["nodes"], folder / original)
 
 
@@ -255,7 +284,9 @@ def _edge_op(spec: dict, cell_index: int, edge: int) -> str:
 
 def kernel_macs(kernels: list[dict]) -> int:
     """MACs of a network's convolutions and linear layers as onnxruntime runs them (its kernels)."""
-    return int(sum(k["macs"] for k in kernels if k["op"] in ("Conv", "FusedConv", "Gemm", "MatMul")))
+    from compactrs.cost.kernels import MAC_OPS
+
+    return int(sum(k["macs"] for k in kernels if k["op"] in MAC_OPS))
 
 
 def kernel_samples(folder: Path, items: list[dict], records: list[dict]) -> tuple[dict, list]:

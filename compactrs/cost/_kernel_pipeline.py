@@ -40,6 +40,8 @@ class KernelProfileConfig:
     stem_multiplier: int = 1
     threads: int = 1
     batch: int = 1
+    runtime: str = "onnxruntime"         # or "openvino" (compactrs.cost._runtime_kernels)
+    precision: str = "fp32"              # or "int8": every network is quantised before it is profiled
     fit_archs: int = 60                  # of which the last third are drawn adaptively
     validate_archs: int = 0
     node_runs: int = 20
@@ -86,14 +88,19 @@ def _now() -> str:
 
 def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, progress=None, command: str = "",
                          log=None) -> KernelProfile:
-    """Measure, fit (and, with ``validate_archs``, validate) a kernel-level profile; write it to ``out``."""
-    import onnxruntime
+    """Measure, fit (and, with ``validate_archs``, validate) a kernel-level profile; write it to ``out``.
 
+    The networks run in ``config.runtime`` at ``config.precision`` (INT8: each is quantised first, calibrated on
+    random inputs — see ``compactrs.cost._runtime_kernels``).
+    """
     from compactrs._env import versions
+    from compactrs.cost._runtime_kernels import check_runtime
     from compactrs.deploy.machine import describe_machine
 
+    check_runtime(config.runtime, config.precision)
     log = log or (lambda message: None)
     space = config.space()
+    rt, precision = config.runtime, config.precision
     started = time.perf_counter()
     first = max(1, config.fit_archs - config.fit_archs // 3)
     conditions: dict = {}
@@ -111,7 +118,8 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
         folder = Path(tmp)
         specs = kb.sample_specs(space, first, config.seed, max_depth=config.fit_max_depth)
         items = kb.emit_networks(specs, folder, config.batch, "fit", 0, progress)
-        records = kb.profile_kernels(folder, items, config.threads, config.node_runs, progress)
+        kb.prepare_runtime_graphs(folder, items, rt, precision, progress)
+        records = kb.profile_kernels(folder, items, config.threads, config.node_runs, progress, rt, precision)
         samples, per_network = kb.kernel_samples(folder, items, records)
         phase("fit networks exported + profiled")
         seconds_each = (time.perf_counter() - started) / len(items)
@@ -129,7 +137,9 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
             more = kb.sample_specs(space, config.fit_archs - first, config.seed + 1, weights, specs,
                                    config.fit_max_depth)
             more_items = kb.emit_networks(more, folder, config.batch, "fit", len(items), progress)
-            more_records = kb.profile_kernels(folder, more_items, config.threads, config.node_runs, progress)
+            kb.prepare_runtime_graphs(folder, more_items, rt, precision, progress)
+            more_records = kb.profile_kernels(folder, more_items, config.threads, config.node_runs, progress, rt,
+                                              precision)
             more_samples, more_per_network = kb.kernel_samples(folder, more_items, more_records)
             samples = merge_samples(samples, more_samples)
             items, specs, per_network = items + more_items, specs + more, per_network + more_per_network
@@ -139,12 +149,14 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
             val_specs = kb.sample_specs(space, config.validate_archs,
                                         config.seed + VALIDATION_SEED_OFFSET, exclude=specs)
             val_items = kb.emit_networks(val_specs, folder, config.batch, "validate", 0, progress)
+            kb.prepare_runtime_graphs(folder, val_items, rt, precision, progress)
             phase("validation networks exported")
         # fitting and validation networks in the same interleaved end-to-end rounds
-        timings = kb.time_networks(folder, items + val_items, config.threads, config.timing, progress, conditions)
+        timings = kb.time_networks(folder, items + val_items, config.threads, config.timing, progress, conditions,
+                                   rt, precision)
         phase("every network timed end to end")
         fit_rows = kb.network_rows(items, timings[:len(items)], per_network)
-        data = _profile_data(config, space, samples, fit_rows, describe_machine(), versions(), onnxruntime.__version__)
+        data = _profile_data(config, space, samples, fit_rows, describe_machine(), versions(), runtime_block(config))
         profile = KernelProfile(data, str(out))
         if val_items:
             predicted = predict_items(profile, folder, val_items)
@@ -158,7 +170,31 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
     return profile
 
 
-def _profile_data(config, space, samples, fit_rows, device, versions, ort_version) -> dict:
+def runtime_block(config: KernelProfileConfig) -> dict:
+    """What the profile's networks ran in: the runtime, its version and settings."""
+    if config.runtime == "openvino":
+        import openvino
+
+        from compactrs.deploy.openvino_runner import compile_config
+
+        return {"name": "openvino", "version": openvino.__version__, "device": "CPU",
+                "compile_config": compile_config(config.precision, config.threads, "LATENCY")}
+    import onnxruntime
+
+    return {"name": "onnxruntime", "version": onnxruntime.__version__, "provider": "CPUExecutionProvider",
+            "graph_optimization_level": "ORT_ENABLE_ALL"}
+
+
+def _method(config: KernelProfileConfig) -> str:
+    graph = {"onnxruntime": "onnxruntime's optimised graph profiled in situ (enable_profiling",
+             "openvino": "OpenVINO's compiled graph profiled in situ (PERF_COUNT"}[config.runtime]
+    quantised = {"fp32": "", "int8": {"onnxruntime": " after static QDQ INT8 quantisation (quantize_static)",
+                                      "openvino": " after NNCF INT8 quantisation (nncf.quantize)"}[config.runtime]}
+    return (f"kernels of {graph}, {config.node_runs} runs, trimmed mean of the middle 60 %){quantised[config.precision]}; "
+            f"networks end to end in {max(2, config.timing.rounds)} interleaved rounds (median)")
+
+
+def _profile_data(config, space, samples, fit_rows, device, versions, runtime) -> dict:
     regressors = fit_regressors(samples)
     coefficients = kb.fit_network_term(fit_rows, kb.cheapest_kernel_us(samples))
     measured = [row["measured_ms"] for row in fit_rows]
@@ -166,12 +202,9 @@ def _profile_data(config, space, samples, fit_rows, device, versions, ort_versio
                + coefficients["scale"] * row["kernel_us"]) / 1e3 for row in fit_rows]
     return {
         "schema": KERNEL_PROFILE_SCHEMA, "device": device,
-        "runtime": {"name": "onnxruntime", "version": ort_version, "provider": "CPUExecutionProvider",
-                    "graph_optimization_level": "ORT_ENABLE_ALL"},
-        "precision": "fp32", "threads": config.threads, "batch": config.batch, "space": space, "created": _now(),
-        "measurement": {"method": "kernels of onnxruntime's optimised graph profiled in situ (enable_profiling, "
-                                  f"{config.node_runs} runs, trimmed mean of the middle 60 %); networks end to end in "
-                                  f"{max(2, config.timing.rounds)} interleaved rounds (median)",
+        "runtime": runtime,
+        "precision": config.precision, "threads": config.threads, "batch": config.batch, "space": space, "created": _now(),
+        "measurement": {"method": _method(config), **_calibration(config),
                         "timing": config.timing.to_dict(), "config": _config_json(config)},
         "kernels": {"model": "nnls-padded-roofline+knn-log-ratio/1", "samples": samples,
                     "fit": kb.fit_report(regressors, samples)},
@@ -184,6 +217,14 @@ def _profile_data(config, space, samples, fit_rows, device, versions, ort_versio
         "validation": None,
         "versions": versions,
     }
+
+
+def _calibration(config: KernelProfileConfig) -> dict:
+    from compactrs.cost._runtime_kernels import CALIBRATION_BATCHES, CALIBRATION_NOTE
+
+    if config.precision == "fp32":
+        return {}
+    return {"calibration": {"data": "random N(0,1)", "batches": CALIBRATION_BATCHES, "note": CALIBRATION_NOTE}}
 
 
 def _config_json(config: KernelProfileConfig) -> dict:
@@ -231,6 +272,10 @@ def emit_kernel_graphs(config: KernelProfileConfig, folder: str | os.PathLike, p
     from compactrs._io import write_json
     from compactrs.deploy.bundle import copy_package
 
+    if config.runtime != "onnxruntime" or config.precision != "fp32":
+        raise ConfigError(f"emitting kernel-profile networks for a device is implemented for onnxruntime FP32 only, "
+                          f"not {config.runtime} {config.precision}; profile {config.runtime} {config.precision} in "
+                          f"process on the target machine (leave out --emit)")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     space = config.space()
@@ -277,8 +322,7 @@ def kernel_profile_from_results(results: dict, folder: str | os.PathLike, out: s
     config = KernelProfileConfig(**{**{k: v for k, v in manifest["config"].items() if k not in ("timing", "inputs")},
                                     "inputs": tuple(tuple(p) for p in manifest["config"]["inputs"])})
     data = _profile_data(config, manifest["space"], samples, fit_rows, results["device"], versions(),
-                         results["runtime"].get("version", ""))
-    data["runtime"] = {**results["runtime"], "graph_optimization_level": "ORT_ENABLE_ALL"}
+                         {**results["runtime"], "graph_optimization_level": "ORT_ENABLE_ALL"})
     data["measurement"].update({"timing": manifest.get("timing", {}), "seconds": round(results.get("seconds", 0.0), 1),
                                 "command": command, "measured_on_device": True,
                                 "machine_state": results.get("conditions") or {"contended": None,

@@ -56,6 +56,7 @@ def validate_kernel_profile(path: str | os.PathLike, archs: int = 100, seed: int
         the validation block (predictor metrics, ``noise_floor``, ``baselines``, ``drift``, ``machine_state``).
     """
     profile = KernelProfile.load(path)
+    profile.check_target()  # the profile's runtime (and NNCF for OpenVINO INT8) must be installed here
     if archs < 3:
         raise ConfigError(f"--archs {archs} is too few to rank networks; use 3 or more (100 for a published number)")
     config = profile.data["measurement"].get("config", {})
@@ -70,9 +71,11 @@ def validate_kernel_profile(path: str | os.PathLike, archs: int = 100, seed: int
         drift_items = kb.emit_networks([row["network"] for row in drift_rows], folder, profile.data["batch"], "drift",
                                        0, progress)
         mixed = _interleave(items, drift_items)
+        # the networks run in the profile's runtime and precision (INT8: quantised as when it was profiled)
+        kb.prepare_runtime_graphs(folder, mixed, profile.runtime, profile.precision, progress)
         timings = dict(zip([item["file"] for item in mixed],
                            kb.time_networks(folder, mixed, profile.data["threads"], _timing(profile, timing), progress,
-                                                conditions)))
+                                            conditions, profile.runtime, profile.precision)))
         predicted = predict_items(profile, folder, items)
     rows = kb.network_rows(items, [timings[item["file"]] for item in items])
     extra = {name: _baseline(rows, predict) for name, predict in (compare or {}).items()}

@@ -50,15 +50,30 @@ def write_reference_graph(path: Path) -> Path:
     return path
 
 
+def runtime_callable(path: Path, input_shape, threads: int | None, runtime: str = "onnxruntime",
+                     precision: str = "fp32", seed: int = 0):
+    """``ort_callable``, or the same for OpenVINO (compiled as ``OpenVinoRunner`` runs it: precision hint pinned,
+    latency hint)."""
+    if runtime == "onnxruntime":
+        return ort_callable(path, input_shape, threads, seed)
+    from compactrs.deploy.openvino_runner import OpenVinoRunner
+
+    runner = OpenVinoRunner(path, threads, precision, "LATENCY").activate()
+    return runner.prepared_call(np.random.default_rng(seed).standard_normal(tuple(input_shape)).astype(np.float32))
+
+
 def measure_folder(folder: Path, items: list[dict], threads: int | None, timing: TimingConfig, progress=None,
-                   conditions: dict | None = None) -> list[dict]:
+                   conditions: dict | None = None, runtime: str = "onnxruntime", precision: str = "fp32") -> list[dict]:
     """Time every graph of ``items`` in interleaved rounds and return one record per file (manifest order).
 
     See ``time_interleaved`` for the rounds and the re-measurement of noisy graphs. ``conditions``, when given,
     is filled with the machine's state over the whole measurement (``contended``, ``reason``, ...; with
-    ``timing.reference`` also ``reference``: how far the reference graph's time moved between windows).
+    ``timing.reference`` also ``reference``: how far the reference graph's time moved between windows). Each
+    item's ``run_file`` (its INT8 version, see ``_runtime_kernels.runtime_graph``) is what runs, when it has one;
+    the reference graph always runs in onnxruntime FP32 (it gauges the machine's speed, not the runtime's).
     """
-    calls = [ort_callable(folder / item["file"], item["input_shape"], threads) for item in items]
+    calls = [runtime_callable(folder / item.get("run_file", item["file"]), item["input_shape"], threads, runtime,
+                              precision) for item in items]
     reference = None
     if timing.reference:
         reference = ort_callable(write_reference_graph(folder / REFERENCE_FILE), REFERENCE_SHAPE, threads)

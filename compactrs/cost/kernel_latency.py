@@ -14,6 +14,12 @@ The search needs the same prediction split into the pieces it chooses between (`
 ``fixed``, compactrs.nas.costs): each piece is priced *in context* — the op inside a real cell, exported and
 optimised, so that its fusion with neighbours is as in a network — by summing the kernels attributed to it
 (by module path), so Σ p(op) · edge_ms(op, …) stays a differentiable weighted sum of numbers.
+
+A profile records the runtime (``runtime.name``: onnxruntime or openvino) and precision (fp32 or int8) it
+measured; every network it prices is enumerated the way *that* runtime runs it at that precision
+(``compactrs.cost._runtime_kernels``): OpenVINO fuses differently from onnxruntime, and an INT8 graph
+runs other kernels than its FP32 one, so a kernel list from another runtime would be priced by regressors
+fitted on kernels that never ran it.
 """
 from __future__ import annotations
 
@@ -31,6 +37,8 @@ from compactrs.errors import ArtifactError, ConfigError
 KERNEL_PROFILE_SCHEMA = "compactrs.latency-profile/2"
 #: the least a kernel is priced at (µs), once the profiler's per-node overhead is taken off its prediction.
 KERNEL_FLOOR_US = 0.1
+#: kernel types that only move data, in the order a missing one borrows a sampled one's regressor
+DATA_MOVEMENT = ("reorder", "transpose", "stridedslice", "slice", "split", "gather", "reshape", "concatenation", "concat")
 REQUIRED = ("schema", "device", "runtime", "precision", "threads", "batch", "space", "kernels", "network")
 
 
@@ -47,6 +55,28 @@ class KernelProfile:
         self.space: dict = data["space"]
         self.regressors = {kind: KernelRegressor.from_json(samples) for kind, samples in data["kernels"]["samples"].items()}
         self.coefficients: dict = dict(data["network"]["coefficients"])
+
+    @property
+    def runtime(self) -> str:
+        """The runtime the profile measured (``onnxruntime`` or ``openvino``)."""
+        runtime = self.data["runtime"]
+        return runtime.get("name", "onnxruntime") if isinstance(runtime, dict) else str(runtime)
+
+    @property
+    def precision(self) -> str:
+        return str(self.data["precision"])
+
+    def check_target(self, runtime: str | None = None, precision: str | None = None) -> None:
+        """ConfigError when a caller targets another runtime/precision than the profile measured;
+        MissingDependency when the profile's runtime is not installed here (its predictions need it)."""
+        from compactrs.cost._runtime_kernels import check_runtime
+
+        for what, wanted, have in (("runtime", runtime, self.runtime), ("precision", precision, self.precision)):
+            if wanted is not None and wanted != have:
+                raise ConfigError(f"latency profile '{self.source}' measured {self.runtime} {self.precision}, not "
+                                  f"{what} {wanted}; use a profile made with 'compactrs profile --runtime "
+                                  f"{runtime or self.runtime} --precision {precision or self.precision}'")
+        check_runtime(self.runtime, self.precision)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "KernelProfile":
@@ -136,7 +166,22 @@ class KernelProfile:
         if kind in self.regressors:
             return kind
         twin = kind[len("nchwc."):] if kind.startswith("nchwc.") else f"nchwc.{kind}"
-        return twin if twin in self.regressors else kind
+        if twin in self.regressors:
+            return twin
+        return self._data_movement_twin(kind) or kind
+
+    def _data_movement_twin(self, kind: str) -> str | None:
+        """A sampled data-movement type of the same runtime for an unsampled one (a slice priced as a reorder):
+        such kernels only copy their bytes, and whether a runtime runs a small slice or copy as its own node
+        can change between compilations of the same network (seen with OpenVINO's StridedSlice)."""
+        prefix, _, base = kind.rpartition(".")
+        if base not in DATA_MOVEMENT:
+            return None
+        for other in DATA_MOVEMENT:
+            candidate = f"{prefix}.{other}" if prefix else other
+            if candidate in self.regressors:
+                return candidate
+        return None
 
     def kernels_ms(self, kernels: list[dict], per_run: bool = True) -> float:
         """Predicted ms of a set of kernels (``per_run``: plus the once-per-inference cost)."""
@@ -145,16 +190,31 @@ class KernelProfile:
         return (float(each.sum()) + (c["per_run_us"] if per_run else 0.0)) / 1e3
 
     def network_kernels(self, model, input_shape: Sequence[int]) -> list[dict]:
-        """The kernels onnxruntime runs for ``model`` here (one profiled run: configurations, not timings)."""
-        from compactrs.cost.kernels import network_kernels
+        """The kernels the profile's runtime runs for ``model`` here at its precision (one profiled run:
+        configurations, not timings)."""
+        if self.runtime == "onnxruntime" and self.precision == "fp32":
+            from compactrs.cost.kernels import network_kernels
 
-        return network_kernels(model, input_shape, threads=self.data["threads"], warmup=0, runs=1)
+            return network_kernels(model, input_shape, threads=self.data["threads"], warmup=0, runs=1)
+        import tempfile
+
+        from compactrs.runtime import export_onnx
+
+        with tempfile.TemporaryDirectory(prefix="compactrs-kernels-") as tmp:
+            path = export_onnx(model, Path(tmp) / "model.onnx", tuple(input_shape), dynamic_batch=False)
+            return self.onnx_kernels(path, input_shape)
 
     def onnx_kernels(self, path: str | os.PathLike, input_shape: Sequence[int]) -> list[dict]:
-        """The kernels onnxruntime runs here for an .onnx graph (static input shape ``input_shape``)."""
-        from compactrs.cost.kernels import graph_kernels
+        """The kernels the profile's runtime runs here for a float .onnx graph (static input shape
+        ``input_shape``), quantised first for an INT8 profile."""
+        if self.runtime == "onnxruntime" and self.precision == "fp32":
+            from compactrs.cost.kernels import graph_kernels
 
-        return graph_kernels(path, input_shape, threads=self.data["threads"], warmup=0, runs=1)
+            return graph_kernels(path, input_shape, threads=self.data["threads"], warmup=0, runs=1)
+        from compactrs.cost import _runtime_kernels
+
+        return _runtime_kernels.graph_kernels(path, input_shape, self.runtime, self.precision,
+                                              threads=self.data["threads"], warmup=0, runs=1)
 
     def predict_onnx(self, path: str | os.PathLike, input_shape: Sequence[int]) -> float:
         """Predicted ms of an .onnx graph (static input shape ``input_shape``)."""

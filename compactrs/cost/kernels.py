@@ -25,6 +25,12 @@ FLOAT_BYTES = 4
 #: onnxruntime's NCHWc channel block on AVX-512 (8 on AVX2): channels are padded to a multiple of it.
 NCHWC_BLOCK = 16
 DOMAINS = {"": "", "ai.onnx": "", "com.microsoft": "ms.", "com.microsoft.nchwc": "nchwc."}
+#: convolution kernels (QLinearConv: onnxruntime's INT8 convolution, from a QDQ graph)
+CONV_OPS = ("Conv", "FusedConv", "QLinearConv")
+#: kernels whose activations are NHWC (onnxruntime's INT8 layout transform): channels are the last axis
+NHWC_OPS = ("NhwcMaxPool", "NhwcConv")
+#: kernels whose MACs count as a network's MACs
+MAC_OPS = (*CONV_OPS, "Gemm", "MatMul", "QGemm", "Convolution", "FullyConnected")
 
 
 def node_source(name: str) -> str:
@@ -47,20 +53,26 @@ def _int_list(value, default: Sequence[int]) -> list[int]:
 def kernel_type(op: str, domain: str, attrs: dict, c_in: int) -> str:
     """The regressor a kernel belongs to: convolutions split by regime (depthwise, pointwise, spatial)."""
     prefix = DOMAINS.get(domain, domain + ".")
-    if op in ("Conv", "FusedConv"):
+    if op in CONV_OPS:
         groups = int(attrs.get("group", 1))
         kernel = _int_list(attrs.get("kernel_shape"), [1, 1])
         if groups > 1:
             regime = "dw" if groups >= c_in else "group"
         else:
             regime = "1x1" if int(np.prod(kernel)) == 1 else "kxk"
-        return f"{prefix}conv.{regime}"
+        return f"{prefix}{'qconv' if op == 'QLinearConv' else 'conv'}.{regime}"
     return f"{prefix}{op}".lower()
+
+
+def _nchw(shape: list[int]) -> list[int]:
+    return [shape[0], shape[3], shape[1], shape[2]] if len(shape) == 4 else shape
 
 
 def _config(op: str, attrs: dict, inputs: list[list[int]], outputs: list[list[int]], n_inputs: int) -> dict:
     x = inputs[0] if inputs else []
     y = outputs[0] if outputs else []
+    if op in NHWC_OPS or attrs.get("channels_last"):
+        x, y = _nchw(x), _nchw(y)
     c_in, h_in, w_in = (x[1], x[2], x[3]) if len(x) == 4 else ((x[1] if len(x) >= 2 else 1), 1, 1)
     c_out, h_out, w_out = (y[1], y[2], y[3]) if len(y) == 4 else ((y[-1] if y else 1), 1, 1)
     kernel = _int_list(attrs.get("kernel_shape"), [1, 1])
@@ -72,11 +84,11 @@ def _config(op: str, attrs: dict, inputs: list[list[int]], outputs: list[list[in
               "act": attrs.get("activation", b"").decode() if isinstance(attrs.get("activation"), bytes) else "",
               "sum": int(op == "Conv" and n_inputs >= 4)}
     out_elems = int(np.prod(y)) if y else 1
-    if op in ("Conv", "FusedConv"):
+    if op in CONV_OPS:
         macs = out_elems * (c_in // max(groups, 1)) * kernel[0] * kernel[-1]
-    elif op in ("Gemm", "MatMul") and len(x) >= 2:
+    elif op in ("Gemm", "MatMul", "QGemm") and len(x) >= 2:
         macs = out_elems * x[-1]
-    elif op in ("MaxPool", "AveragePool"):
+    elif op in ("MaxPool", "AveragePool", "NhwcMaxPool"):
         macs = out_elems * kernel[0] * kernel[-1]
     else:
         macs = max(out_elems, sum(int(np.prod(s)) for s in inputs[:1]))
@@ -169,7 +181,7 @@ def _anchor_source(node, original_nodes: dict) -> str | None:
 
 
 def _own_source(node, name: str, original: dict) -> str:
-    source = node_source(name)
+    source = node_source(name) or _parameter_source(name)
     if source or node is None:
         return source
     for tensor in [name, *node.output]:
@@ -177,6 +189,13 @@ def _own_source(node, name: str, original: dict) -> str:
         if node_source(original.get(base, "")):
             return node_source(original[base])
     return ""
+
+
+def _parameter_source(name: str) -> str:
+    """Module path of a node named after a parameter (the QDQ ``DequantizeLinear`` of a weight that onnxruntime
+    runs every inference: ``cells.0.edges.1.bn.weight_DequantizeLinear`` → ``cells.0.edges.1.bn``)."""
+    match = re.match(r"^([A-Za-z_][\w.]*)\.(weight|bias)\w*_(De)?[Qq]uantizeLinear", name)
+    return match.group(1) if match else ""
 
 
 def _source(node, name: str, producer: dict, consumers: dict, original: dict) -> str:

@@ -42,6 +42,20 @@ def load_profile(path: str):
     return load_any_profile(path)
 
 
+def _check_profile_target(profile, config: SearchConfig) -> None:
+    """Refuse a profile of another runtime or precision than the search targets: it prices other kernels."""
+    if hasattr(profile, "check_target"):  # kernel profiles also check their runtime is installed here
+        profile.check_target(config.runtime, config.precision)
+        return
+    data = getattr(profile, "data", {})
+    runtime = data.get("runtime")
+    have = {"runtime": runtime.get("name") if isinstance(runtime, dict) else runtime, "precision": data.get("precision")}
+    for what, wanted in (("runtime", config.runtime), ("precision", config.precision)):
+        if wanted is not None and have[what] is not None and wanted != have[what]:
+            raise ConfigError(f"latency profile '{config.profile}' measured {what} {have[what]}, not {wanted}; use a "
+                              f"profile made with 'compactrs profile --{what} {wanted}'")
+
+
 def _make_config(config: SearchConfig | None, options: dict) -> SearchConfig:
     if config is not None:
         if options:
@@ -122,6 +136,8 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
                           f"run without --resume to start one")
     if config.profile is not None and profile is None:
         profile = load_profile(config.profile)
+    if profile is not None:
+        _check_profile_target(profile, config)
     budgets = []
     if config.flops_target is not None:
         budgets.append(Budget("macs", float(config.flops_target), config.tolerance))
@@ -194,7 +210,11 @@ def _finish_run(out: Path, work_dir: Path, report: dict, dataset, config, fit, o
     report["latency_ms"]["measured"].update(measure_latency(model, (dataset.in_bands, *dataset.input_size), "onnxruntime", (1,), threads=1))
     if profile is not None:
         predicted = space.cost("latency_ms", fit.genotype, fit.init_channels)
-        report["latency_ms"]["predicted"] = {"ms": predicted, "profile": config.profile, "runtime": getattr(profile, "runtime", None)}
+        report["latency_ms"]["predicted"] = {"ms": predicted, "profile": config.profile, "runtime": getattr(profile, "runtime", None),
+                                             "precision": getattr(profile, "precision", None)}
+        if getattr(profile, "runtime", None) == "openvino":  # measured in the runtime the profile predicts (FP32)
+            report["latency_ms"]["measured"].update(measure_latency(model, (dataset.in_bands, *dataset.input_size), "openvino",
+                                                                    (1,), threads=1))
     report["retrain_seconds"] = report.get("train_seconds")
     write_json(out / "genotype.json", {"format": GENOTYPE_FORMAT, "genotype": fit.genotype, "init_channels": fit.init_channels,
                                        "stem_multiplier": config.stem_multiplier, "macs": report["macs"],

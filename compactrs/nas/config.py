@@ -27,6 +27,8 @@ class SearchConfig:
         flops_target: MAC budget per sample (multiply-accumulates); None only with a latency target.
         tolerance: the band the result must land in: [target·(1 − tolerance), target].
         latency_target_ms, profile: expected-latency budget and the latency profile JSON that prices it.
+        runtime, precision: the runtime (onnxruntime | openvino) and precision (fp32 | int8) the network will
+            run in; the profile must have measured them (None: whatever the profile measured).
         ops: op names of the search space (resolved from gdas | rs | mobile | all | comma list; default rs).
         init_channels, stem_multiplier, blocks, max_depth, initial_depth: the CellNet backbone (paper: 16, 1,
             3 blocks, δmax = 5, initial depth 3).
@@ -54,6 +56,8 @@ class SearchConfig:
     tolerance: float = 0.1
     latency_target_ms: float | None = None
     profile: str | None = None
+    runtime: str | None = None
+    precision: str | None = None
     ops: tuple = ()
     init_channels: int = 16
     stem: str = "conv"
@@ -100,6 +104,9 @@ class SearchConfig:
         if (self.latency_target_ms is None) != (self.profile is None):
             raise ConfigError("--latency-target and --profile go together: the profile is what predicts latency "
                               "(make one with 'compactrs profile')")
+        if (self.runtime is not None or self.precision is not None) and self.profile is None:
+            raise ConfigError("--runtime / --precision name what the --profile must have measured; pass them with "
+                              "--latency-target and --profile (or leave them out)")
         if not 0.0 < self.tolerance < 1.0:
             raise ConfigError(f"--tolerance must be in (0, 1), e.g. 0.1 for a 10% band below the target; got {self.tolerance}")
         if self.init_channels < 2 or self.init_channels % 2:
