@@ -137,7 +137,7 @@ def test_what_readme_commands_write_is_git_ignored(path):
         pytest.skip("not a git checkout")
     result = subprocess.run(["git", "check-ignore", "-q", "--no-index", path], cwd=REPO, timeout=30)
     assert result.returncode == 0, f"{path} is not git-ignored; add it to .gitignore"
-    assert subprocess.run(["git", "check-ignore", "-q", "--no-index", "profiles/amd-epyc-2c-onnxruntime-fp32-t1.json"],
+    assert subprocess.run(["git", "check-ignore", "-q", "--no-index", "profiles/intel-xeon-2c-onnxruntime-fp32-t1.json"],
                           cwd=REPO, timeout=30).returncode == 1  # measured profiles stay tracked
 
 

@@ -46,6 +46,10 @@ def sample_specs(space: dict, n: int, seed: int, op_weights: dict | None = None,
     sizes = np.log([size_proxy(spec) for spec in pool])
     edges = np.linspace(sizes.min(), sizes.max(), STRATA + 1)[1:-1]
     strata = [[spec for spec, b in zip(pool, np.digitize(sizes, edges)) if b == k] for k in range(STRATA)]
+    # the pool's smallest and largest networks lead their strata, so the sample spans the whole range
+    for stratum, extreme in ((strata[0], pool[int(np.argmin(sizes))]), (strata[-1], pool[int(np.argmax(sizes))])):
+        stratum.remove(extreme)
+        stratum.insert(0, extreme)
     specs: list[dict] = []
     while len(specs) < n:
         for stratum in strata:

@@ -161,7 +161,8 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
         if val_items:
             predicted = predict_items(profile, folder, val_items)
             rows = kb.network_rows(val_items, timings[len(items):])
-            data["validation"] = validation_block(rows, predicted, fit_rows)
+            # timed in the same interleaved rounds as the fitting networks: the same machine state
+            data["validation"] = {**validation_block(rows, predicted, fit_rows), "machine_state": conditions}
             phase("validation networks predicted")
     data["measurement"].update({"seconds": round(time.perf_counter() - started, 1), "command": command,
                                 "machine_state": conditions, "phases_s": phases})
@@ -333,6 +334,7 @@ def kernel_profile_from_results(results: dict, folder: str | os.PathLike, out: s
         if all(len(by_file[item["file"]].get("round_ms", [])) >= 2 for item in val):
             predicted = predict_items(profile, folder, val)
             rows = kb.network_rows(val, [by_file[item["file"]] for item in val])
-            data["validation"] = validation_block(rows, predicted, fit_rows)
+            data["validation"] = {**validation_block(rows, predicted, fit_rows),
+                                  "machine_state": data["measurement"]["machine_state"]}
     profile.save(out)
     return profile
