@@ -67,17 +67,19 @@ def parse_args(argv=None):
     p.add_argument("--models", default=",".join(BASELINES), help="hand-designed baselines (ResNet-20 is also pruned)")
     p.add_argument("--no-prune", action="store_true", help="skip the pruned ResNet-20")
     p.add_argument("--mac-budgets", default="ip=5M,10M;eurosat=10M,40M")
-    p.add_argument("--latency-budgets", default="ip=0.3ms;eurosat=1ms", help="--latency-target searches (need --profile)")
+    p.add_argument("--latency-budgets", default="ip=0.5ms;eurosat=2ms", help="--latency-target searches (need --profile)")
     p.add_argument("--profile", default=None, help="kernel-level latency profile (latency budgets, predictions)")
     p.add_argument("--landing-targets", default="", help="extra --latency-target searches (seed 0, short schedule) that "
                    "only check where the measured latency lands, e.g. 'ip=0.1ms,0.2ms;eurosat=0.5ms'")
     p.add_argument("--landing-epochs", type=int, default=3, help="search epochs of the landing searches (retrain: 1)")
     p.add_argument("--ops", default="mobile", help="search space ops preset")
-    p.add_argument("--epochs", default="ip=20;eurosat=10", help="training epochs of every baseline")
-    p.add_argument("--search-epochs", default="ip=10;eurosat=6")
-    p.add_argument("--retrain-epochs", default="ip=20;eurosat=10")
-    p.add_argument("--prune-epochs", default="ip=3,10;eurosat=2,5", help="score-search, fine-tune epochs")
-    p.add_argument("--jobs", type=int, default=2, help="training processes at once (one thread each)")
+    p.add_argument("--epochs", default="ip=15;eurosat=5", help="training epochs of every baseline")
+    p.add_argument("--search-epochs", default="ip=5;eurosat=2")
+    p.add_argument("--retrain-epochs", default="ip=15;eurosat=5")
+    p.add_argument("--prune-epochs", default="ip=2,6;eurosat=1,3", help="score-search, fine-tune epochs")
+    p.add_argument("--jobs", type=int, default=3, help="training processes at once (one thread each)")
+    p.add_argument("--predict-with", default=None, help="report: predict every network's latency with this profile "
+                   "(e.g. one made after the measure phase) instead of the --profile predictions stored by measure")
     p.add_argument("--docs", default=str(ROOT / "docs"), help="where pareto-<dataset>.png go")
     return p.parse_args(argv)
 
@@ -119,6 +121,7 @@ def plan(args) -> list[dict]:
                 jobs.append(dict(dataset=ds, seed=seed, kind="pruned", name=PRUNED, after=f"{ds}/resnet20/{seed}", cmd=[
                     "prune", str(root / ds / f"resnet20-s{seed}"), "--flops-ratio", "0.5", "--search-epochs", str(search_epochs),
                     "--finetune-epochs", str(finetune), "--no-latency", *common]))
+    jobs.sort(key=lambda j: priority(j, seeds[0], names[0]))
     for job in jobs:
         job["key"] = f"{job['dataset']}/{job['name']}/{job['seed']}"
         job["run_dir"] = str(root / job["dataset"] / f"{job['name']}-s{job['seed']}")
@@ -126,18 +129,49 @@ def plan(args) -> list[dict]:
     return jobs
 
 
+CHEAP = ("spectralmamba_t", "spectralmamba_s", "patchcnn", "resnet8", "resnet20")  # in the order their seeds run
+
+
+def priority(job: dict, first_seed: int, first_dataset: str) -> tuple:
+    """What a short session needs first: one seed of everything on the first dataset, its searches, the second
+    dataset's baselines, the cheap models' other seeds on the first dataset, the second dataset's searches, the rest."""
+    first, searched, home = job["seed"] == first_seed, job["kind"] in ("searched", "landing"), job["dataset"] == first_dataset
+    if first:
+        tier = {(True, False): 0, (True, True): 1, (False, False): 2, (False, True): 4}[(home, searched)]
+    elif home and not searched and job["name"] in CHEAP:
+        tier = 3
+    else:
+        tier = 5 + searched
+    return tier, job["seed"], CHEAP.index(job["name"]) if tier == 3 else 0
+
+
 def done(job: dict) -> bool:
     return (Path(job["run_dir"]) / "report.json").is_file()
+
+
+def running_elsewhere(jobs: list[dict]) -> list[dict]:
+    """Jobs whose run directory is on another live process's command line (a restarted scheduler waits for them)."""
+    lines = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            lines.append(cmdline.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return [j for j in jobs if not done(j) and any(f"--out {j['run_dir']}" in line for line in lines)]
 
 
 def run_jobs(jobs: list[dict], slots: int, log_dir: Path) -> dict[str, dict]:
     """Run the jobs ``slots`` at a time (a job with ``after`` waits for that job); returns key → outcome."""
     log_dir.mkdir(parents=True, exist_ok=True)
     outcome = {j["key"]: {"status": "kept", "seconds": None} for j in jobs if done(j)}
-    todo = [j for j in jobs if not done(j)]
+    external = running_elsewhere(jobs)
+    todo = [j for j in jobs if not done(j) and j not in external]
     running: dict[str, tuple[subprocess.Popen, dict, float]] = {}
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
-    while todo or running:
+    while todo or running or external:
+        for job in [j for j in external if done(j)]:
+            external.remove(job)
+            outcome[job["key"]] = {"status": "ok (started by an earlier scheduler)", "seconds": None}
         for key, (proc, job, started) in list(running.items()):
             if proc.poll() is None:
                 continue
@@ -145,8 +179,8 @@ def run_jobs(jobs: list[dict], slots: int, log_dir: Path) -> dict[str, dict]:
             status = "ok" if proc.returncode == 0 and done(job) else f"failed (exit {proc.returncode})"
             outcome[key] = {"status": status, "seconds": round(time.time() - started, 1)}
             print(f"[{time.strftime('%H:%M:%S')}] {key}: {status} in {outcome[key]['seconds']:.0f} s", flush=True)
-        while todo and len(running) < slots:
-            ready = [j for j in todo if j.get("after") is None or outcome.get(j["after"], {}).get("status") in ("ok", "kept")]
+        while todo and len(running) + len(external) < slots:
+            ready = [j for j in todo if j.get("after") is None or outcome.get(j["after"], {}).get("status", "").startswith(("ok", "kept"))]
             blocked = [j for j in todo if j.get("after") and outcome.get(j["after"], {}).get("status", "").startswith("failed")]
             for job in blocked:
                 todo.remove(job)
@@ -213,6 +247,22 @@ def measure(jobs: list[dict], out: Path, profile_path: str | None) -> dict:
 
 
 # -- report ------------------------------------------------------------------------------------------
+def repredict(jobs: list[dict], out: Path, latency: dict, profile_path: str) -> None:
+    """Replace the stored predictions with ``profile_path``'s for every exported network (no timing involved)."""
+    from compactrs.cost.kernel_latency import KernelProfile
+
+    profile = KernelProfile.load(profile_path)
+    for job in jobs:
+        path = out / "onnx" / (job["key"].replace("/", "_") + ".onnx")
+        if job["key"] not in latency or not path.is_file():
+            continue
+        report = json.loads((Path(job["run_dir"]) / "report.json").read_text())
+        try:
+            latency[job["key"]]["predicted_ms"] = profile.predict_onnx(path, (1, report["in_bands"], *report["input_size"]))
+        except Exception as exc:  # outside the profile's region
+            latency[job["key"]]["predicted_ms"] = f"not predicted: {str(exc).splitlines()[0]}"
+
+
 def collect(jobs: list[dict], latency: dict) -> list[dict]:
     rows = []
     for job in filter(done, jobs):
@@ -350,6 +400,8 @@ def main(argv=None) -> int:
         write_json(out / "latency.json", measure(jobs, out, args.profile))
     if args.phase in ("report", "all"):
         latency = json.loads((out / "latency.json").read_text())["networks"] if (out / "latency.json").is_file() else {}
+        if args.predict_with:
+            repredict(jobs, out, latency, args.predict_with)
         rows = collect(jobs, latency)
         summary = summarise(rows)
         front_verdicts(summary)
