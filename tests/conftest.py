@@ -31,6 +31,12 @@ def _restore_torch_threads(request):
         torch.set_num_threads(previous)
 
 
+@pytest.fixture
+def one_thread():
+    """torch on one thread for this test (``_restore_torch_threads`` puts the count back afterwards)."""
+    torch.set_num_threads(1)
+
+
 def _visible_files(root: Path, skip=(".git", ".venv", "__pycache__", ".pytest_cache")) -> set[str]:
     found = set()
     for folder, dirs, files in os.walk(root):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from compactrs.cli import main
-from compactrs.cost._kernel_model import SAMPLE_FIELDS, KernelRegressor
+from compactrs.cost._kernel_model import KernelRegressor
 from compactrs.cost.kernel_latency import KERNEL_PROFILE_SCHEMA, KernelProfile
 from compactrs.cost.latency import load_profile
 from compactrs.errors import ConfigError
@@ -73,19 +73,9 @@ def test_regressor_round_trips_through_json(kernel_profile):
     assert np.all(fitted.predict(rows) > 0)
 
 
-def _roofline_priced(path: Path) -> KernelProfile:
-    """The measured profile with every kernel sample re-priced by a fixed roofline (1 µs + MACs + bytes), so the
-    comparison below tests how pieces and networks are decomposed into kernels, not this machine's noise."""
-    data = json.loads(path.read_text())
-    fields = list(SAMPLE_FIELDS)
-    for samples in data["kernels"]["samples"].values():
-        samples["us"] = [1.0 + row[fields.index("macs")] / 2e3 + row[fields.index("bytes")] / 2e4 for row in samples["rows"]]
-    data["network"]["coefficients"] = {"per_run_us": 10.0, "per_kernel_us": 1.0, "scale": 1.0}
-    return KernelProfile(data, str(path))
 
-
-def test_search_pieces_agree_with_the_whole_graph_prediction(kernel_profile):
-    profile = _roofline_priced(kernel_profile)
+def test_search_pieces_agree_with_the_whole_graph_prediction(kernel_profile, roofline_priced):
+    profile = roofline_priced(kernel_profile)
     table = CostTable(LatencyCost(profile), supernet_layout(8, 6, 1, 2, 1, 4), OPS, 3, 8, 3, 4)
     rng = np.random.default_rng(5)
     for _ in range(2):

@@ -10,7 +10,6 @@ import pytest
 from compactrs.cli import main
 from compactrs.cost._kernel_build import sample_specs
 from compactrs.cost._kernel_pipeline import KernelProfileConfig
-from compactrs.cost._kernel_model import SAMPLE_FIELDS
 from compactrs.cost.kernel_latency import KernelProfile
 from compactrs.errors import ConfigError
 from compactrs.nas.costs import CostTable, LatencyCost
@@ -43,19 +42,10 @@ def many_band_profile(tmp_path_factory) -> Path:
     return out
 
 
-def _roofline_priced(path: Path) -> KernelProfile:
-    """Kernel samples re-priced by a fixed roofline, so the test checks the decomposition, not this machine's noise."""
-    data = json.loads(path.read_text())
-    fields = list(SAMPLE_FIELDS)
-    for samples in data["kernels"]["samples"].values():
-        samples["us"] = [1.0 + row[fields.index("macs")] / 2e3 + row[fields.index("bytes")] / 2e4 for row in samples["rows"]]
-    data["network"]["coefficients"] = {"per_run_us": 10.0, "per_kernel_us": 1.0, "scale": 1.0}
-    return KernelProfile(data, str(path))
-
 
 @pytest.mark.slow  # builds a real (tiny) kernel profile: ~40 s on the shared machine
-def test_a_new_profile_prices_the_spectral_stem_like_the_conv_stem(many_band_profile):
-    profile = _roofline_priced(many_band_profile)
+def test_a_new_profile_prices_the_spectral_stem_like_the_conv_stem(many_band_profile, roofline_priced):
+    profile = roofline_priced(many_band_profile)
     assert profile.stem_kinds == ["conv", "spectral"]
     layout = supernet_layout(5, 6, 1, 2, 1, 4)
     table = CostTable(LatencyCost(profile), layout, OPS, 24, 5, 3, 4, stem_kinds=("conv", "spectral"))

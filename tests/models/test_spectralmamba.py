@@ -12,12 +12,6 @@ from compactrs.nn.spectral import SpectralFrontEnd
 from compactrs.nn.ssm import MambaMixer, selective_scan
 
 
-@pytest.fixture
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def _reference_scan(x, delta, A, B, C, D):

@@ -14,12 +14,6 @@ GENOTYPE = {"normal": [["sep_conv_3x3", 0], ["skip_connect", 1]] * 4, "reduce": 
             "depths": [1, 1, 1], "concat": [2, 3, 4, 5], "stem": {"kind": "spectral", "stride": 1}}
 
 
-@pytest.fixture
-def one_thread():
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
 
 
 def test_honours_the_geometry_contract_and_learns_through_every_part():
