@@ -37,8 +37,8 @@ def test_same_output_and_gradients_as_a_strided_conv():
 
 
 # The minimal trigger (FINDINGS.md) with the toolkit's layer, then the toolkit's own training step on a
-# CellNet whose FactorizedReduce convs have 2–8 input channels on 13×64×64 channels-last batches, and two
-# steps of the search loop at width 2 (the shapes that aborted `compactrs search` on EuroSAT MS).
+# CellNet whose FactorizedReduce convs have 2–8 input channels on 13×64×64 channels-last batches (the search
+# loop's own channels-last path on EuroSAT MS has its own test below).
 TRIGGER = """
 import numpy as np, torch
 from compactrs.nn.pointwise import StridedPointwiseConv
@@ -90,3 +90,14 @@ def test_every_registered_model_trains_channels_last_at_every_size():
     result = _run(SWEEP, timeout=1200)
     assert result.returncode == 0, f"exit {result.returncode} after:\n{result.stdout[-500:]}\n{result.stderr[-2000:]}"
     assert "survived" in result.stdout
+
+
+def test_search_loop_on_13_band_64px_tiles_survives(shared_data, tmp_path):
+    """The search loop feeds channels-last batches to the supernet (compactrs/nas/loop.py): the command that
+    aborted with 'double free or corruption' on EuroSAT MS, run in its own process at the smallest budget."""
+    result = subprocess.run(
+        [sys.executable, "-m", "compactrs.cli", "search", "--data", f"eurosat:{shared_data / 'eurosat_ms'}",
+         "--flops-target", "2M", "--epochs", "2", "--retrain-epochs", "1", "--threads", "1", "--seed", "1",
+         "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=540, cwd=tmp_path)
+    assert result.returncode == 0, f"exit {result.returncode}: {result.stderr[-2000:]}"
+    assert (tmp_path / "run" / "model.pt").is_file()
