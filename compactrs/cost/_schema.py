@@ -60,16 +60,20 @@ def check_profile(data, source: str = "profile") -> dict:
 
 def read_profile(path: str | os.PathLike) -> dict:
     """Read and check a profile JSON file; ArtifactError on a missing, unreadable or malformed file."""
+    return check_profile(read_profile_json(path), str(path))
+
+
+def read_profile_json(path: str | os.PathLike) -> dict:
+    """The JSON of any latency profile (either schema), unchecked; ArtifactError on a missing or unreadable file."""
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"latency profile '{path}' does not exist; measure one with "
                             f"'compactrs profile --runtime onnxruntime --out {path}' or pass a file from profiles/")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ArtifactError(f"latency profile '{path}' is not readable JSON ({exc}); re-create it with "
                             f"'compactrs profile --out {path}'") from exc
-    return check_profile(data, str(path))
 
 
 def write_profile(path: str | os.PathLike, data: dict) -> Path:

@@ -80,13 +80,9 @@ class KernelProfile:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "KernelProfile":
-        path = Path(path)
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ArtifactError(f"latency profile '{path}' is not readable JSON ({exc}); re-create it with "
-                                f"'compactrs profile --out {path}'") from exc
-        return cls(data, str(path))
+        from compactrs.cost._schema import read_profile_json
+
+        return cls(read_profile_json(path), str(path))
 
     def save(self, path: str | os.PathLike) -> Path:
         from compactrs._io import write_json
