@@ -197,6 +197,11 @@ def _validation_text(block: dict, profile_path: str, write: bool) -> str:
     from compactrs.cost._validate import validation_table
 
     lines = [validation_table(block)]
+    gap = block.get("unpriced")
+    if gap:
+        lines.append(f"coverage gap: {gap['n']} of {gap['n'] + block['n']} networks left out of the metrics: their "
+                     f"runtime graphs run kernel types {gap['types']} that no fitting network produced "
+                     f"(re-profile with more --fit-archs)")
     state = block.get("machine_state") or {}
     if state.get("contended"):
         lines.append(f"WARNING: measured under contention ({state['reason']}): these numbers are not the machine's")

@@ -26,6 +26,7 @@ from compactrs.errors import ConfigError
 DATASET_INPUTS = ((200, 9), (3, 32), (10, 32), (3, 64), (13, 64))
 WIDTHS = tuple(range(8, 65, 2))
 VALIDATION_SEED_OFFSET = 1_000_003
+COVERAGE_SEED_OFFSET = 2_000_003
 @dataclass(frozen=True)
 class KernelProfileConfig:
     """The region to cover, the runtime settings and how many networks to sample."""
@@ -49,10 +50,17 @@ class KernelProfileConfig:
     #: configurations (a cell's context depends only on its predecessor) and cost most of the export time.
     #: Validation networks always come from the whole space.
     fit_max_depth: int = 2
+    #: networks drawn from the whole region (full depth) only to list the kernel types the runtime runs for
+    #: them (one run each, no timing); a probe that runs a type no fitting network ran joins the fitting
+    #: networks. None: a fifth of ``fit_archs``, at least 2.
+    coverage_archs: int | None = None
     seed: int = 0
     #: end to end: reference-normalised (compactrs.deploy.timing; the CLI's --timing default, see there)
     timing: TimingConfig = field(default_factory=lambda: TimingConfig(min_runs=10, min_seconds=0.2, rounds=2,
                                                                       reference=True))
+
+    def coverage_count(self) -> int:
+        return max(2, self.fit_archs // 5) if self.coverage_archs is None else self.coverage_archs
 
     def space(self) -> dict:
         from compactrs.nn.ops import OPS
@@ -124,11 +132,12 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
         phase("fit networks exported + profiled")
         seconds_each = (time.perf_counter() - started) / len(items)
         timing_per_network = config.timing.min_seconds + 0.05 * max(2, config.timing.rounds)
-        remaining = (config.fit_archs - first + config.validate_archs) * seconds_each + \
+        remaining = (config.fit_archs - first + config.validate_archs + config.coverage_count()) * seconds_each + \
             (config.fit_archs + config.validate_archs) * timing_per_network
         log(f"{len(items)} networks exported and profiled in {time.perf_counter() - started:.0f} s; "
-            f"about {remaining / 60:.1f} min to go ({config.fit_archs - first} adaptive + "
-            f"{config.validate_archs} validation networks, then every network end to end)")
+            f"about {remaining / 60:.1f} min to go ({config.fit_archs - first} adaptive, "
+            f"{config.coverage_count()} coverage probes and {config.validate_archs} validation networks, then every "
+            f"network end to end)")
         weights = None
         if config.fit_archs > first:
             weights = kb.op_errors(fit_regressors(samples), per_network)
@@ -144,6 +153,18 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
             samples = merge_samples(samples, more_samples)
             items, specs, per_network = items + more_items, specs + more, per_network + more_per_network
             phase("adaptive fit networks exported + profiled")
+        coverage = None
+        if config.coverage_count():
+            more_items, more_records, coverage = _cover_kernel_types(config, space, folder, specs, len(items),
+                                                                     set(samples), progress)
+            log(f"coverage: {coverage['probes']} networks of the whole region probed, {coverage['added']} ran kernel "
+                f"types no fitting network had {coverage['types_added']} and joined the fitting networks")
+            if more_items:
+                more_samples, more_per_network = kb.kernel_samples(folder, more_items, more_records)
+                samples = merge_samples(samples, more_samples)
+                items, per_network = items + more_items, per_network + more_per_network
+                specs = specs + [item["network"] for item in more_items]
+            phase("coverage probes")
         val_items = []
         if config.validate_archs:
             val_specs = kb.sample_specs(space, config.validate_archs,
@@ -157,18 +178,47 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
         phase("every network timed end to end")
         fit_rows = kb.network_rows(items, timings[:len(items)], per_network)
         data = _profile_data(config, space, samples, fit_rows, describe_machine(), versions(), runtime_block(config))
+        data["kernels"]["coverage"] = coverage
         profile = KernelProfile(data, str(out))
         if val_items:
             predicted = predict_items(profile, folder, val_items)
             rows = kb.network_rows(val_items, timings[len(items):])
             # timed in the same interleaved rounds as the fitting networks: the same machine state
-            data["validation"] = {**validation_block(rows, predicted, fit_rows), "machine_state": conditions}
+            data["validation"] = {**validation_block(rows, predicted, fit_rows,
+                                                     unpriced_types=_unpriced(val_items)),
+                                  "machine_state": conditions}
             phase("validation networks predicted")
     data["measurement"].update({"seconds": round(time.perf_counter() - started, 1), "command": command,
                                 "machine_state": conditions, "phases_s": phases})
     _warn_if_contended(data)
     profile.save(out)
     return profile
+
+
+def _cover_kernel_types(config: KernelProfileConfig, space: dict, folder: Path, specs: list[dict], start: int,
+                        known: set[str], progress=None) -> tuple[list[dict], list[dict], dict]:
+    """Probe ``config.coverage_count()`` networks of the whole region (every depth) for kernel types that no
+    fitting network ran — a runtime fuses some patterns only in some contexts (OpenVINO leaves an ``Eltwise``
+    where a sum cannot fold into a convolution), so a type can first appear in a network the fitting sample
+    missed, and a profile that never measured it cannot price that network. Each probe is compiled and run
+    once (no timing); a probe with an unseen type is profiled like a fitting network and returned to join
+    them. Returns (its items, their kernel records, the coverage summary for the profile)."""
+    rt, precision = config.runtime, config.precision
+    probes = kb.sample_specs(space, config.coverage_count(), config.seed + COVERAGE_SEED_OFFSET, exclude=specs)
+    items = kb.emit_networks(probes, folder, config.batch, "fit", start, progress)
+    kb.prepare_runtime_graphs(folder, items, rt, precision, progress)
+    listed = kb.profile_kernels(folder, items, config.threads, 1, progress, rt, precision)
+    added, seen = [], set(known)
+    for item, record in zip(items, listed):
+        types = {kernel["type"] for kernel in kb.record_kernels(folder, record, item["file"])} - seen
+        if types:
+            added.append(item)
+            seen |= types
+    records = kb.profile_kernels(folder, added, config.threads, config.node_runs, progress, rt, precision)
+    summary = {"probes": len(items), "added": len(added), "types_added": sorted(seen - known),
+               "note": "networks of the whole region listed for kernel types only; those running a type no fitting "
+                       "network ran were profiled and joined the fitting networks"}
+    return added, records, summary
 
 
 def runtime_block(config: KernelProfileConfig) -> dict:
@@ -234,13 +284,17 @@ def _config_json(config: KernelProfileConfig) -> dict:
     return data
 
 
-def predict_items(profile: KernelProfile, folder: Path, items: list[dict]) -> list[float]:
-    """Predicted ms of each emitted network (and its ``macs``, from the same kernels)."""
+def predict_items(profile: KernelProfile, folder: Path, items: list[dict]) -> list[float | None]:
+    """Predicted ms of each emitted network (and its ``macs``, from the same kernels); None for a network whose
+    runtime graph has a kernel type the profile never measured (named in the item's ``unpriced_types``)."""
     predicted = []
     for item in items:
         kernels = profile.onnx_kernels(folder / item["file"], item["input_shape"])
         item["macs"] = kb.kernel_macs(kernels)
-        predicted.append(profile.kernels_ms(kernels))
+        unknown = profile.unknown_types(kernels)
+        if unknown:
+            item["unpriced_types"] = unknown
+        predicted.append(None if unknown else profile.kernels_ms(kernels))
     return predicted
 
 
@@ -253,14 +307,38 @@ def test_retest(rows: list[dict]) -> dict:
             "mape_pct": float(np.mean(relative) * 100), "max_abs_pct": float(np.max(relative) * 100)}
 
 
-def validation_block(rows: list[dict], predicted: list[float], fit_rows: list[dict], extra_baselines=None) -> dict:
-    """Predictor accuracy on measured networks beside the noise floor and the MACs-only line."""
-    measured = [row["measured_ms"] for row in rows]
-    block = {**accuracy_metrics(measured, predicted), "created": _now(), "noise_floor": test_retest(rows),
-             "archs": [{**row, "predicted_ms": p} for row, p in zip(rows, predicted)], "baselines": {}}
+def _unpriced(items: list[dict]) -> list[list[str]]:
+    return [item.get("unpriced_types", []) for item in items]
+
+
+def validation_block(rows: list[dict], predicted: list[float | None], fit_rows: list[dict], extra_baselines=None,
+                     unpriced_types: list[list[str]] | None = None) -> dict:
+    """Predictor accuracy on measured networks beside the noise floor and the MACs-only line.
+
+    A network the profile cannot price (``predicted`` None: its runtime graph has a kernel type no fitting
+    network produced; ``unpriced_types`` names them per network) is left out of every metric but the noise
+    floor and counted under ``unpriced``: a coverage gap of the profile, reported rather than hidden or fatal.
+    """
+    priced = [(row, p) for row, p in zip(rows, predicted) if p is not None]
+    if not priced:
+        types = sorted({t for ts in (unpriced_types or []) for t in ts})
+        raise ConfigError(f"none of the {len(rows)} validation networks could be priced: they run kernel types "
+                          f" {types} that the profile's fitting networks never produced; re-profile "
+                          f"with more --fit-archs")
+    measured = [row["measured_ms"] for row, _ in priced]
+    block = {**accuracy_metrics(measured, [p for _, p in priced]), "created": _now(),
+             "noise_floor": test_retest(rows), "archs": [{**row, "predicted_ms": p} for row, p in priced],
+             "baselines": {}}
+    if len(priced) < len(rows):
+        types = sorted({t for ts in (unpriced_types or []) for t in ts})
+        block["unpriced"] = {"n": len(rows) - len(priced), "types": types,
+                             "note": "networks whose runtime graph has kernel types the profile's fitting networks "
+                                     "never produced: left out of the metrics (not of the noise floor); "
+                                     "re-profile with more --fit-archs to cover them"}
     if len(fit_rows) >= 2:
         slope, intercept = macs_linear_fit([r["macs"] for r in fit_rows], [r["measured_ms"] for r in fit_rows])
-        block["baselines"]["macs_linear"] = accuracy_metrics(measured, [slope * r["macs"] + intercept for r in rows])
+        block["baselines"]["macs_linear"] = accuracy_metrics(measured, [slope * r["macs"] + intercept
+                                                                        for r, _ in priced])
     block["baselines"].update(extra_baselines or {})
     return block
 
@@ -334,7 +412,7 @@ def kernel_profile_from_results(results: dict, folder: str | os.PathLike, out: s
         if all(len(by_file[item["file"]].get("round_ms", [])) >= 2 for item in val):
             predicted = predict_items(profile, folder, val)
             rows = kb.network_rows(val, [by_file[item["file"]] for item in val])
-            data["validation"] = {**validation_block(rows, predicted, fit_rows),
+            data["validation"] = {**validation_block(rows, predicted, fit_rows, unpriced_types=_unpriced(val)),
                                   "machine_state": data["measurement"]["machine_state"]}
     profile.save(out)
     return profile

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from compactrs.cost import _kernel_build as kb
-from compactrs.cost._kernel_pipeline import VALIDATION_SEED_OFFSET, predict_items, validation_block
+from compactrs.cost._kernel_pipeline import VALIDATION_SEED_OFFSET, _unpriced, predict_items, validation_block
 from compactrs.deploy.timing import TimingConfig
 from compactrs.cost.kernel_latency import KernelProfile
 from compactrs.errors import ConfigError
@@ -79,7 +79,8 @@ def validate_kernel_profile(path: str | os.PathLike, archs: int = 100, seed: int
         predicted = predict_items(profile, folder, items)
     rows = kb.network_rows(items, [timings[item["file"]] for item in items])
     extra = {name: _baseline(rows, predict) for name, predict in (compare or {}).items()}
-    block = validation_block(rows, predicted, fit_rows, {k: v for k, v in extra.items() if v})
+    block = validation_block(rows, predicted, fit_rows, {k: v for k, v in extra.items() if v},
+                             _unpriced(items))
     block["seed"] = base_seed
     block["machine_state"] = conditions
     if drift_rows:

@@ -147,7 +147,7 @@ class KernelProfile:
         by_type: dict[str, list[int]] = {}
         for index, kernel in enumerate(kernels):
             by_type.setdefault(self._regressor_type(kernel["type"]), []).append(index)
-        unknown = sorted(set(by_type) - set(self.regressors))
+        unknown = self.unknown_types(kernels)
         if unknown:
             raise ConfigError(f"latency profile '{self.source}' has no kernel of type {unknown} (it measured "
                               f"{sorted(self.regressors)}, over {self.region()}); re-profile with the ops that "
@@ -155,6 +155,11 @@ class KernelProfile:
         for kind, indices in by_type.items():
             out[indices] = self.regressors[kind].predict([sample_row(kernels[i]) for i in indices])
         return out
+
+    def unknown_types(self, kernels: list[dict]) -> list[str]:
+        """The kernel types among ``kernels`` that no regressor of this profile (nor a layout or data-movement
+        twin) can price: the runtime produced them, the profile's fitting networks never did."""
+        return sorted({self._regressor_type(k["type"]) for k in kernels} - set(self.regressors))
 
     def _regressor_type(self, kind: str) -> str:
         """``kind``, or its layout twin (``nchwc.maxpool`` ↔ ``maxpool``) when only that was sampled: whether

@@ -53,7 +53,7 @@ def test_profile_is_plain_json_with_samples_region_and_machine_state(kernel_prof
     data = json.loads(kernel_profile.read_text())
     assert data["schema"] == KERNEL_PROFILE_SCHEMA and data["threads"] == 1
     assert data["space"]["init_channels"] == [4, 6, 8] and data["space"]["inputs"] == [[3, 8]]
-    assert data["network"]["fit"]["n"] == 4
+    assert data["network"]["fit"]["n"] == 4 + data["kernels"]["coverage"]["added"]
     types = set(data["kernels"]["samples"])
     assert any(t.endswith("conv.dw") for t in types) and any("maxpool" in t for t in types)
     assert set(data["measurement"]["phases_s"]) >= {"fit networks exported + profiled", "every network timed end to end"}
@@ -145,6 +145,35 @@ def test_validate_write_records_noise_floor_and_drift(kernel_profile, tmp_path):
     assert "contended" in block["machine_state"]
 
 
+def test_validate_refuses_in_one_line_when_no_network_can_be_priced(kernel_profile, tmp_path, capsys):
+    data = json.loads(kernel_profile.read_text())
+    pools = [t for t in data["kernels"]["samples"] if "maxpool" in t]
+    assert pools
+    for kind in pools:  # a profile whose fitting networks never ran a pooling kernel
+        del data["kernels"]["samples"][kind]
+    blind = tmp_path / "blind.json"
+    blind.write_text(json.dumps(data))
+    before = blind.read_bytes()
+    assert main(["profile", "validate", str(blind), "--archs", "3", "--drift-archs", "0", "--write"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "none of the 3 validation networks could be priced" in err
+    assert "maxpool" in err and "--fit-archs" in err
+    assert blind.read_bytes() == before
+
+
+def test_networks_the_profile_cannot_price_are_counted_apart_from_the_metrics():
+    from compactrs.cost._kernel_pipeline import validation_block
+
+    rows = [{"network": {"i": i}, "macs": 1000 * (i + 1), "measured_ms": 1.0 + i, "round_ms": [1.0 + i, 1.05 + i]}
+            for i in range(4)]
+    fit_rows = [{"macs": 1000, "measured_ms": 1.0}, {"macs": 4000, "measured_ms": 4.0}]
+    block = validation_block(rows, [1.0, None, 3.0, 4.8], fit_rows, unpriced_types=[[], ["ov.eltwise"], [], []])
+    assert block["n"] == 3 and [row["predicted_ms"] for row in block["archs"]] == [1.0, 3.0, 4.8]
+    assert block["within_10pct"] == pytest.approx(2 / 3) and block["unpriced"]["n"] == 1
+    assert block["unpriced"]["types"] == ["ov.eltwise"]
+    assert block["noise_floor"]["n"] == 4 and block["baselines"]["macs_linear"]["n"] == 3
+
+
 def test_validate_with_reference_timing_records_the_reference_as_machine_state(kernel_profile, tmp_path, capsys):
     copy = tmp_path / "p.json"
     copy.write_text(kernel_profile.read_text())
@@ -215,3 +244,12 @@ def test_network_term_takes_the_profilers_per_node_overhead_off():
     assert c["per_kernel_us"] == pytest.approx(-5.0, abs=0.3) and c["scale"] == pytest.approx(1.0, abs=0.02)
     capped = fit_network_term(nets, cheapest_kernel_us=2.0)  # never more overhead than the cheapest kernel
     assert capped["per_kernel_us"] >= -2.0 - 1e-9
+
+
+def test_coverage_probes_list_the_whole_regions_kernel_types(kernel_profile):
+    data = json.loads(kernel_profile.read_text())
+    coverage = data["kernels"]["coverage"]
+    assert coverage["probes"] == 2 and 0 <= coverage["added"] <= 2  # a fifth of 4 fitting networks, at least 2
+    assert set(coverage["types_added"]) <= set(data["kernels"]["samples"])
+    assert data["network"]["fit"]["n"] == 4 + coverage["added"]
+    assert "coverage probes" in data["measurement"]["phases_s"]
