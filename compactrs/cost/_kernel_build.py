@@ -1,9 +1,10 @@
 """Building a kernel-level profile: sample networks, profile them in situ, fit the per-kernel regressors.
 
 1. Random CellNets are drawn where the search space puts its kernels (every op, every width of the region,
-   every input size and band count of the shipped datasets), spread evenly over the decades of network
-   size so the small networks budget searches derive are as well represented as large ones
-   (``sample_specs``), and exported to a folder (``emit_networks``).
+   every input size and band count of the shipped datasets, every share of ``zero`` edges from dense to
+   the sparse networks budget searches derive), spread evenly over the decades of network size so small
+   networks are as well represented as large ones (``sample_specs``), and exported to a folder
+   (``emit_networks``).
 2. Each is measured twice over (``measure_networks``): once with onnxruntime's per-node profiler (the kernels
    of its optimised graph, each timed in context over many runs; trimmed mean) and end to end without the
    profiler, in interleaved rounds over *all* networks — fitting and validation alike — so the machine's
@@ -87,7 +88,10 @@ def _draw_specs(space: dict, n: int, least: int, seed: int, op_weights: dict | N
     while len(specs) < n and attempts < 20 * n:
         attempts += 1
         depth = min(space["max_depth"], max_depth or space["max_depth"])
-        spec = {"genotype": random_genotype(rng, ops, space["nodes"], space["blocks"], depth),
+        genotype = random_genotype(rng, ops, space["nodes"], space["blocks"], depth)
+        if "zero" in space["ops"]:
+            _sparsify(rng, genotype)
+        spec = {"genotype": genotype,
                 **_input_shape(rng, space), "init_channels": int(rng.choice(space["init_channels"])),
                 "num_classes": int(rng.choice(space["num_classes"])), "stem_multiplier": int(space["stem_multiplier"])}
         _draw_stem(rng, space, spec)
@@ -99,6 +103,25 @@ def _draw_specs(space: dict, n: int, least: int, seed: int, op_weights: dict | N
         raise ConfigError(f"the profiled space yields only {len(specs)} distinct networks beside the {len(exclude)} "
                           f"already drawn, {least} were asked for; ask for fewer networks or widen the space")
     return specs
+
+
+#: the largest share of a genotype's edges ``_sparsify`` may turn into ``zero``
+MAX_SPARSITY = 0.9
+
+
+def _sparsify(rng, genotype: dict) -> None:
+    """Turn a share of the edges, drawn uniformly in [0, MAX_SPARSITY], into ``zero`` (in place).
+
+    A searched network under a tight budget is sparse — most of its edges are ``zero`` (a 0.5 ms search on
+    Indian Pines derived 13 of 16), so it runs ~50 kernels where a uniform draw over 20 ops runs 250+. Fitted
+    on dense networks only, the whole-network term extrapolates to such networks from hundreds of kernels
+    (a 0.13 ms network was predicted at 2.2 ms); drawn at every sparsity, they are inside the fitted region.
+    """
+    share = rng.uniform(0.0, MAX_SPARSITY)
+    for cell in ("normal", "reduce"):
+        for pair in genotype[cell]:
+            if rng.random() < share:
+                pair[0] = "zero"
 
 
 def _draw_stem(rng, space: dict, spec: dict) -> None:
@@ -130,24 +153,85 @@ def emit_networks(specs: list[dict], folder: Path, batch: int, role: str, start:
     ``{"file", "role", "input_shape", "network"}`` (``macs`` is added from the kernels once they are read).
 
     MACs are not counted with fvcore here: tracing a deep network a second time costs as much as exporting it.
+    Exporting is most of a profile's time and times nothing, so it runs in one worker process per core
+    (``export_workers``); the kernels and networks are timed afterwards, one at a time.
     """
-    from compactrs.cost._networks import network_input_shape, network_module
-    from compactrs.cost._opgraphs import export_graph
+    from compactrs.cost._networks import network_input_shape
 
-    items = []
+    jobs = [(spec, index, f"{role}-{index:03d}.onnx", network_input_shape(spec, batch))
+            for index, spec in enumerate(specs, start)]
     if progress is not None:
         progress.start(f"{role}{start}", f"exporting {role} networks", len(specs))
-    for index, spec in enumerate(specs, start):
-        model = network_module(spec, index)
-        shape = network_input_shape(spec, batch)
-        name = f"{role}-{index:03d}.onnx"
-        export_graph(model, folder / name, shape)
-        items.append({"file": name, "role": role, "input_shape": list(shape), "network": spec})
-        if progress is not None:
-            progress.advance(f"{role}{start}")
+    workers = min(export_workers(), len(jobs))
+    if workers > 1 and len(jobs) >= MIN_PARALLEL_EXPORTS:
+        _export_in_workers(jobs, folder, workers, lambda: progress.advance(f"{role}{start}") if progress else None)
+    else:
+        for job in jobs:
+            _export_one(job, folder)
+            if progress is not None:
+                progress.advance(f"{role}{start}")
     if progress is not None:
         progress.finish(f"{role}{start}")
-    return items
+    return [{"file": name, "role": role, "input_shape": list(shape), "network": spec} for spec, _, name, shape in jobs]
+
+
+def _export_in_workers(jobs: list[tuple], folder: Path, workers: int, advance) -> None:
+    """Export ``jobs`` in ``workers`` fresh ``python -m compactrs.cost._kernel_build`` processes (round-robin
+    shares; one torch thread each). Fresh interpreters, not multiprocessing: a spawned worker would re-run the
+    caller's main script, a forked one can deadlock in torch's thread pool."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from compactrs.errors import ArtifactError
+
+    procs = []
+    for k in range(workers):
+        share = folder / f".export-jobs-{k}.json"
+        share.write_text(json.dumps([[spec, index, name, list(shape)] for spec, index, name, shape in jobs[k::workers]]))
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        procs.append((subprocess.Popen([sys.executable, "-m", "compactrs.cost._kernel_build", str(share), str(folder)],
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env), share))
+    done = 0
+    while any(proc.poll() is None for proc, _ in procs):
+        time.sleep(0.5)
+        now = sum((folder / name).is_file() for _, _, name, _ in jobs)
+        for _ in range(now - done):
+            advance()
+        done = now
+    for proc, share in procs:
+        error = proc.stderr.read()
+        share.unlink(missing_ok=True)
+        if proc.returncode != 0:
+            last = [line for line in error.splitlines() if line.strip()][-1:] or ["no message"]
+            raise ArtifactError(f"an export worker failed (exit {proc.returncode}): {last[0]}")
+    for _ in range(len(jobs) - done):
+        advance()
+
+
+#: fewer networks than this are exported in this process (a fresh worker takes seconds to import torch)
+MIN_PARALLEL_EXPORTS = 8
+
+
+def export_workers() -> int:
+    """Processes exporting networks in parallel: ``COMPACTRS_EXPORT_WORKERS``, else one per available core."""
+    import os
+
+    value = os.environ.get("COMPACTRS_EXPORT_WORKERS")
+    if value:
+        return max(1, int(value))
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def _export_one(job: tuple, folder: Path) -> str:
+    """Export one network ``(spec, seed index, file name, input shape)`` into ``folder`` (written atomically)."""
+    from compactrs.cost._networks import network_module
+    from compactrs.cost._opgraphs import export_graph
+
+    spec, index, name, shape = job
+    export_graph(network_module(spec, index), Path(folder) / name, tuple(shape))  # written atomically
+    return name
 
 
 def prepare_runtime_graphs(folder: Path, items: list[dict], runtime: str, precision: str, progress=None) -> None:
@@ -330,3 +414,13 @@ def fit_report(regressors: dict, samples: dict) -> dict:
                         "region": {f: [int(columns[f].min()), int(columns[f].max())]
                                    for f in ("c_in", "c_out", "h_out", "k_h", "stride", "groups")}}
     return report
+
+
+if __name__ == "__main__":  # an export worker (_export_in_workers): JOBS.json FOLDER
+    import sys
+
+    import torch
+
+    torch.set_num_threads(1)
+    for entry in json.loads(Path(sys.argv[1]).read_text()):
+        _export_one(tuple(entry), Path(sys.argv[2]))

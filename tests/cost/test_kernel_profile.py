@@ -253,3 +253,26 @@ def test_coverage_probes_list_the_whole_regions_kernel_types(kernel_profile):
     assert set(coverage["types_added"]) <= set(data["kernels"]["samples"])
     assert data["network"]["fit"]["n"] == 4 + coverage["added"]
     assert "coverage probes" in data["measurement"]["phases_s"]
+
+
+def test_networks_export_in_worker_processes_to_the_same_graphs(tmp_path, monkeypatch):
+    import onnx
+
+    from compactrs.cost import _kernel_build as kb
+    from compactrs.cost._kernel_pipeline import KernelProfileConfig
+
+    space = KernelProfileConfig(inputs=((3, 8),), init_channels=(4,), ops=OPS + ("zero",), blocks=2, max_depth=1).space()
+    specs = kb.sample_specs(space, kb.MIN_PARALLEL_EXPORTS, 3)
+    graphs = {}
+    for workers in ("1", "2"):
+        monkeypatch.setenv("COMPACTRS_EXPORT_WORKERS", workers)
+        folder = tmp_path / workers
+        folder.mkdir()
+        items = kb.emit_networks(specs, folder, 1, "fit", start=5)
+        assert [item["file"] for item in items] == [f"fit-{i:03d}.onnx" for i in range(5, 5 + len(specs))]
+        assert sorted(p.name for p in folder.iterdir()) == [item["file"] for item in items]  # no job files left
+        graphs[workers] = [[n.op_type for n in onnx.load(folder / item["file"]).graph.node] for item in items]
+    assert graphs["1"] == graphs["2"]
+    # every share of zero edges is drawn, up to sparse networks like those budget searches derive
+    shares = [np.mean([op == "zero" for cell in ("normal", "reduce") for op, _ in s["genotype"][cell]]) for s in specs]
+    assert max(shares) > 0.4
