@@ -309,7 +309,7 @@ def record_kernels(folder: Path, record: dict, original: str) -> list[dict]:
     return read_kernels(folder / record["optimized"], record["nodes"], folder / original)
 
 
-def fit_network_term(networks: list[dict], cheapest_kernel_us: float = 0.0) -> dict:
+def fit_network_term(networks: list[dict], cheapest_kernel_us: float = 0.0, per_run_us: float | None = None) -> dict:
     """Fit ``measured_us ≈ per_run + per_kernel · n_kernels + scale · Σ kernel µs`` (bounded least squares on the
     relative error).
 
@@ -323,6 +323,10 @@ def fit_network_term(networks: list[dict], cheapest_kernel_us: float = 0.0) -> d
         networks: ``{"measured_ms", "n_kernels", "kernel_us"}`` per fitting network (``kernel_us``: Σ of its
             kernels' profiled times).
         cheapest_kernel_us: a low quantile of the profiled kernel times (the bound on the per-node overhead).
+        per_run_us: the measured end-to-end time of an empty graph, the ceiling of ``per_run``. Without it the
+            fit may trade a large ``per_run`` against a negative ``per_kernel`` (the fitting networks all have
+            100+ kernels, so the two are nearly collinear), which is harmless there and 3× off for a
+            15-kernel network.
     """
     from scipy.optimize import lsq_linear
 
@@ -332,8 +336,9 @@ def fit_network_term(networks: list[dict], cheapest_kernel_us: float = 0.0) -> d
     # a weak pull of the scale towards 1 (the profiled kernels are the network's time), as strong as one network
     share = float(np.median(a[:, 2]))
     lower = [0.0, -max(float(cheapest_kernel_us), 0.0), 0.0]
+    upper = [np.inf if per_run_us is None else max(float(per_run_us), 1e-6), np.inf, np.inf]
     solution = lsq_linear(np.vstack([a, [[0.0, 0.0, share]]]), np.concatenate([b, [share]]),
-                          bounds=(lower, [np.inf, np.inf, np.inf])).x
+                          bounds=(lower, upper)).x
     return {"per_run_us": float(solution[0]), "per_kernel_us": float(solution[1]), "scale": float(solution[2])}
 
 

@@ -172,12 +172,16 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
             val_items = kb.emit_networks(val_specs, folder, config.batch, "validate", 0, progress)
             kb.prepare_runtime_graphs(folder, val_items, rt, precision, progress)
             phase("validation networks exported")
-        # fitting and validation networks in the same interleaved end-to-end rounds
-        timings = kb.time_networks(folder, items + val_items, config.threads, config.timing, progress, conditions,
-                                   rt, precision)
+        # fitting and validation networks in the same interleaved end-to-end rounds, with an empty graph whose
+        # time is the runtime's own cost per inference
+        overhead = _overhead_item(folder, space, config.batch)
+        timings = kb.time_networks(folder, items + val_items + [overhead], config.threads, config.timing, progress,
+                                   conditions, rt, precision)
+        per_run = timings.pop()
         phase("every network timed end to end")
         fit_rows = kb.network_rows(items, timings[:len(items)], per_network)
-        data = _profile_data(config, space, samples, fit_rows, describe_machine(), versions(), runtime_block(config))
+        data = _profile_data(config, space, samples, fit_rows, describe_machine(), versions(), runtime_block(config),
+                             per_run["median_ms"] * 1e3)
         data["kernels"]["coverage"] = coverage
         profile = KernelProfile(data, str(out))
         if val_items:
@@ -245,9 +249,20 @@ def _method(config: KernelProfileConfig) -> str:
             f"networks end to end in {max(2, config.timing.rounds)} interleaved rounds (median)")
 
 
-def _profile_data(config, space, samples, fit_rows, device, versions, runtime) -> dict:
+def _overhead_item(folder: Path, space: dict, batch: int) -> dict:
+    """An identity graph on the region's smallest input: timed end to end, it is the runtime's cost per inference
+    (session call, input and output copies) with no kernel work — the ceiling of the per-run term."""
+    from compactrs.cost._opgraphs import _Identity, export_graph
+
+    bands, side = min(space["inputs"], key=lambda pair: pair[0] * pair[1] ** 2)
+    shape = (batch, bands, side, side)
+    export_graph(_Identity(), folder / "overhead.onnx", shape)
+    return {"file": "overhead.onnx", "role": "overhead", "input_shape": list(shape)}
+
+
+def _profile_data(config, space, samples, fit_rows, device, versions, runtime, per_run_us: float | None = None) -> dict:
     regressors = fit_regressors(samples)
-    coefficients = kb.fit_network_term(fit_rows, kb.cheapest_kernel_us(samples))
+    coefficients = kb.fit_network_term(fit_rows, kb.cheapest_kernel_us(samples), per_run_us)
     measured = [row["measured_ms"] for row in fit_rows]
     scaled = [(coefficients["per_run_us"] + coefficients["per_kernel_us"] * row["n_kernels"]
                + coefficients["scale"] * row["kernel_us"]) / 1e3 for row in fit_rows]
@@ -263,6 +278,7 @@ def _profile_data(config, space, samples, fit_rows, device, versions, runtime) -
                     "formula": "ms = (per_run_us + Σ_kernels max(scale·predicted µs + per_kernel_us, "
                                f"{KERNEL_FLOOR_US}) ) / 1000; a negative per_kernel_us is the profiler's own "
                                "overhead per node",
+                    "per_run_measured_us": per_run_us,
                     "fit": {"n": len(fit_rows), "networks": fit_rows,
                             "error_with_measured_kernels": accuracy_metrics(measured, scaled)}},
         "validation": None,

@@ -54,6 +54,10 @@ def test_profile_is_plain_json_with_samples_region_and_machine_state(kernel_prof
     assert data["schema"] == KERNEL_PROFILE_SCHEMA and data["threads"] == 1
     assert data["space"]["init_channels"] == [4, 6, 8] and data["space"]["inputs"] == [[3, 8]]
     assert data["network"]["fit"]["n"] == 4 + data["kernels"]["coverage"]["added"]
+    # the per-run term never exceeds the measured time of an empty graph (it was fitted at 2 ms before)
+    network = data["network"]
+    assert 0 < network["per_run_measured_us"] < 1000
+    assert 0 <= network["coefficients"]["per_run_us"] <= network["per_run_measured_us"]
     types = set(data["kernels"]["samples"])
     assert any(t.endswith("conv.dw") for t in types) and any("maxpool" in t for t in types)
     assert set(data["measurement"]["phases_s"]) >= {"fit networks exported + profiled", "every network timed end to end"}
