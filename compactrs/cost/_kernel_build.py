@@ -251,23 +251,54 @@ def prepare_runtime_graphs(folder: Path, items: list[dict], runtime: str, precis
         progress.finish("quantise")
 
 
+#: runs of the reference graph timed just before and just after each network's kernel profile
+REFERENCE_RUNS = 15
+
+
 def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: int = 20, progress=None,
-                    runtime: str = "onnxruntime", precision: str = "fp32") -> list[dict]:
+                    runtime: str = "onnxruntime", precision: str = "fp32", speed: dict | None = None) -> list[dict]:
     """Per-node profile of every network of ``items`` (kernels in situ); one record per item.
 
     Returns records ``{"file", "nodes", "optimized"}`` for onnxruntime FP32: ``nodes`` is
     ``compactrs.deploy.nodeprof.profile_nodes``'s output (per node of the optimised graph, which is saved in
     ``folder`` as ``optimized``); for another runtime or precision ``{"file", "kernels"}``, the kernels read
     by ``_runtime_kernels.profile_graph`` from the item's ``run_file``.
+
+    ``speed`` (a dict shared by every call of one profile): each network's kernel profile is bracketed by
+    ``REFERENCE_RUNS`` runs of the timing reference graph (``compactrs.cost._measure``), and its kernels'
+    times are later scaled by ``speed["anchor_ms"]`` / the reference's median around it (``record_kernels``):
+    a VM that runs everything 2–4× slower for seconds at a time would otherwise put its phase into every
+    kernel sample of the networks profiled then (measured: the ratio of a network's end-to-end time to its
+    kernels' sum spread 0.32–1.1 without this). The anchor is the first call's median reference time.
     """
+    import time
+
     from compactrs.cost._runtime_kernels import profile_graph
     from compactrs.deploy.nodeprof import profile_nodes
+
+    reference = None
+    if speed is not None:
+        from compactrs.cost._measure import REFERENCE_FILE, REFERENCE_SHAPE, ort_callable, write_reference_graph
+
+        path = folder / REFERENCE_FILE
+        reference = ort_callable(path if path.is_file() else write_reference_graph(path), REFERENCE_SHAPE, threads)
+        for _ in range(5):
+            reference()
+
+    def reference_ms() -> list[float]:
+        times = []
+        for _ in range(REFERENCE_RUNS):
+            start = time.perf_counter()
+            reference()
+            times.append((time.perf_counter() - start) * 1e3)
+        return times
 
     rng = np.random.default_rng(0)
     records = []
     if progress is not None:
         progress.start("kernels", "profiling kernels in situ", len(items))
     for item in items:
+        around = reference_ms() if reference is not None else []
         if runtime != "onnxruntime" or precision != "fp32":
             kernels = profile_graph(folder / item.get("run_file", item["file"]), folder / item["file"],
                                     item["input_shape"], runtime, precision, threads, 5, node_runs, folder)
@@ -278,8 +309,14 @@ def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: in
             nodes = profile_nodes(folder / item["file"], x, threads, warmup=5, runs=node_runs,
                                   optimized_path=folder / optimized)
             records.append({"file": item["file"], "nodes": nodes, "optimized": optimized})
+        if reference is not None:
+            records[-1]["reference_ms"] = float(np.median(around + reference_ms()))
         if progress is not None:
             progress.advance("kernels")
+    if speed is not None and records:
+        speed.setdefault("anchor_ms", float(np.median([r["reference_ms"] for r in records])))
+        for record in records:
+            record["speed"] = speed["anchor_ms"] / record["reference_ms"]
     if progress is not None:
         progress.finish("kernels")
     return records
@@ -305,8 +342,11 @@ def record_kernels(folder: Path, record: dict, original: str) -> list[dict]:
     from compactrs.cost.kernels import read_kernels
 
     if "kernels" in record:  # profiled by another runtime or precision: already read
-        return record["kernels"]
-    return read_kernels(folder / record["optimized"], record["nodes"], folder / original)
+        kernels = record["kernels"]
+    else:
+        kernels = read_kernels(folder / record["optimized"], record["nodes"], folder / original)
+    factor = record.get("speed", 1.0)  # the machine's phase while they were profiled (profile_kernels)
+    return [{**kernel, "us": kernel["us"] * factor} for kernel in kernels] if factor != 1.0 else kernels
 
 
 def fit_network_term(networks: list[dict], cheapest_kernel_us: float = 0.0, per_run_us: float | None = None) -> dict:

@@ -127,7 +127,9 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
         specs = kb.sample_specs(space, first, config.seed, max_depth=config.fit_max_depth)
         items = kb.emit_networks(specs, folder, config.batch, "fit", 0, progress)
         kb.prepare_runtime_graphs(folder, items, rt, precision, progress)
-        records = kb.profile_kernels(folder, items, config.threads, config.node_runs, progress, rt, precision)
+        # with reference timing, every network's kernels are stated at one machine speed (profile_kernels)
+        speed: dict | None = {} if config.timing.reference else None
+        records = kb.profile_kernels(folder, items, config.threads, config.node_runs, progress, rt, precision, speed)
         samples, per_network = kb.kernel_samples(folder, items, records)
         phase("fit networks exported + profiled")
         seconds_each = (time.perf_counter() - started) / len(items)
@@ -148,7 +150,8 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
             more_items = kb.emit_networks(more, folder, config.batch, "fit", len(items), progress)
             kb.prepare_runtime_graphs(folder, more_items, rt, precision, progress)
             more_records = kb.profile_kernels(folder, more_items, config.threads, config.node_runs, progress, rt,
-                                              precision)
+                                              precision, speed)
+            records = records + more_records
             more_samples, more_per_network = kb.kernel_samples(folder, more_items, more_records)
             samples = merge_samples(samples, more_samples)
             items, specs, per_network = items + more_items, specs + more, per_network + more_per_network
@@ -156,7 +159,8 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
         coverage = None
         if config.coverage_count():
             more_items, more_records, coverage = _cover_kernel_types(config, space, folder, specs, len(items),
-                                                                     set(samples), progress)
+                                                                     set(samples), progress, speed)
+            records = records + more_records
             log(f"coverage: {coverage['probes']} networks of the whole region probed, {coverage['added']} ran kernel "
                 f"types no fitting network had {coverage['types_added']} and joined the fitting networks")
             if more_items:
@@ -183,6 +187,12 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
         data = _profile_data(config, space, samples, fit_rows, describe_machine(), versions(), runtime_block(config),
                              per_run["median_ms"] * 1e3)
         data["kernels"]["coverage"] = coverage
+        if speed:
+            factors = [record["speed"] for record in records]
+            data["kernels"]["machine_speed"] = {
+                "anchor_ms": speed["anchor_ms"], "factor_min": min(factors), "factor_max": max(factors),
+                "note": "each network's kernel times × anchor_ms / the reference graph's median timed around its "
+                        "profile: the machine's phase while it was profiled, normalised away"}
         profile = KernelProfile(data, str(out))
         if val_items:
             predicted = predict_items(profile, folder, val_items)
@@ -200,7 +210,7 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
 
 
 def _cover_kernel_types(config: KernelProfileConfig, space: dict, folder: Path, specs: list[dict], start: int,
-                        known: set[str], progress=None) -> tuple[list[dict], list[dict], dict]:
+                        known: set[str], progress=None, speed: dict | None = None) -> tuple[list[dict], list[dict], dict]:
     """Probe ``config.coverage_count()`` networks of the whole region (every depth) for kernel types that no
     fitting network ran — a runtime fuses some patterns only in some contexts (OpenVINO leaves an ``Eltwise``
     where a sum cannot fold into a convolution), so a type can first appear in a network the fitting sample
@@ -218,7 +228,7 @@ def _cover_kernel_types(config: KernelProfileConfig, space: dict, folder: Path, 
         if types:
             added.append(item)
             seen |= types
-    records = kb.profile_kernels(folder, added, config.threads, config.node_runs, progress, rt, precision)
+    records = kb.profile_kernels(folder, added, config.threads, config.node_runs, progress, rt, precision, speed)
     summary = {"probes": len(items), "added": len(added), "types_added": sorted(seen - known),
                "note": "networks of the whole region listed for kernel types only; those running a type no fitting "
                        "network ran were profiled and joined the fitting networks"}

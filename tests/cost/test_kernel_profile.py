@@ -58,6 +58,9 @@ def test_profile_is_plain_json_with_samples_region_and_machine_state(kernel_prof
     network = data["network"]
     assert 0 < network["per_run_measured_us"] < 1000
     assert 0 <= network["coefficients"]["per_run_us"] <= network["per_run_measured_us"]
+    # each network's kernels are stated at one machine speed (the reference graph timed around its profile)
+    speed = data["kernels"]["machine_speed"]
+    assert speed["anchor_ms"] > 0 and speed["factor_min"] <= 1.0 <= speed["factor_max"]
     types = set(data["kernels"]["samples"])
     assert any(t.endswith("conv.dw") for t in types) and any("maxpool" in t for t in types)
     assert set(data["measurement"]["phases_s"]) >= {"fit networks exported + profiled", "every network timed end to end"}
