@@ -66,6 +66,7 @@ def parse_args(argv=None):
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--models", default=",".join(BASELINES), help="hand-designed baselines (ResNet-20 is also pruned)")
     p.add_argument("--no-prune", action="store_true", help="skip the pruned ResNet-20")
+    p.add_argument("--no-extra", action="store_true", help="skip the per-dataset extra models (SpectralMamba on ip)")
     p.add_argument("--mac-budgets", default="ip=5M,10M;eurosat=10M,40M")
     p.add_argument("--latency-budgets", default="ip=0.5ms;eurosat=2ms", help="--latency-target searches (need --profile)")
     p.add_argument("--profile", default=None, help="kernel-level latency profile (latency budgets, predictions)")
@@ -111,7 +112,7 @@ def plan(args) -> list[dict]:
                 jobs.append(dict(dataset=ds, seed=seed, kind="searched", name=f"search-{budget}", budget=budget, cmd=[
                     "search", "--data", spec, "--latency-target", budget, "--profile", str(Path(args.profile).resolve()),
                     "--ops", args.ops, "--epochs", str(search_e[ds][0]), "--retrain-epochs", str(retrain_e[ds][0]), *common]))
-            models = [m for m in args.models.split(",") if m] + EXTRA.get(ds, [])
+            models = [m for m in args.models.split(",") if m] + ([] if args.no_extra else EXTRA.get(ds, []))
             for model in models:
                 kind = "spectral" if model.startswith("spectralmamba") else "baseline"
                 jobs.append(dict(dataset=ds, seed=seed, kind=kind, name=model, cmd=[

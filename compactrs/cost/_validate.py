@@ -112,6 +112,8 @@ def scatter_plot(block: dict, path: Path, title: str) -> Path:
     ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="tab:green", alpha=0.15, label="±10 %")
     ax.scatter(measured, predicted, s=14, color="tab:blue")
     ax.set(xlim=(lo, hi), ylim=(lo, hi), xlabel="measured latency (ms)", ylabel="predicted latency (ms)")
+    if hi / lo > 20:  # networks over decades of latency: log axes, or the small ones (where searches land) vanish
+        ax.set(xscale="log", yscale="log")
     # a long profile name wraps instead of running off the figure
     ax.set_title(textwrap.fill(title, 48), fontsize=9)
     noise = block.get("noise_floor")
