@@ -164,11 +164,13 @@ def choose_search_width(space: BudgetSpace, budgets: list[Budget], width: int, s
         # A latency budget can only be priced at widths the profile measured: choose among those.
         if width in covered and reaches(width) and under_floor(width):
             return width, f"at init_channels {width} the space spans {ranges(width)}: it holds the target band {bands}"
-        fitting = sorted((abs(w - width), w) for w in covered if reaches(w) and under_floor(w))
-        if not fitting:
+        # nearest first, stopping at the first that holds the band: each width costs a latency table (an export
+        # and a profiled session per op context), and a profile of every even width 8–64 has 29 of them
+        chosen = next((w for w in sorted(covered, key=lambda w: (abs(w - width), w)) if reaches(w) and under_floor(w)),
+                      None)
+        if chosen is None:
             raise TargetError(f"no width the latency profile covers (init_channels {list(covered)}) holds the target band "
                               f"{bands}; re-profile with more widths ('compactrs profile --init-channels ...') or change the targets")
-        chosen = fitting[0][1]
         return chosen, (f"searching at init_channels {chosen}, the nearest width the latency profile covers whose space "
                         f"holds the target band {bands} (spans {ranges(chosen)})")
     if reaches(width) and under_floor(width):

@@ -154,3 +154,19 @@ def test_width_adjustment_prices_few_networks_and_picks_what_pricing_all_would()
         assert fit.costs["latency_ms"] == pytest.approx(ms, rel=1e-12)
         priced_all += len(profile.space["init_channels"]) * 3 ** 3
     assert priced_lazily < priced_all / 5
+
+
+def test_search_width_stops_at_the_nearest_covered_width_that_holds_the_band():
+    from compactrs.nas.derive import Budget, choose_search_width
+
+    profile = CountingTable()  # covers every even width 4–30, like a shipped profile's 8–64
+    space = BudgetSpace(10, 8, 6, OPS, max_depth=3, profile=profile)
+    # a band just under width 16's cheapest network: 14 holds it, the nearest below 16
+    low, _ = space.extremes("latency_ms", 14)
+    budgets = [Budget("latency_ms", low * 1.05, 0.02)]
+    assert space.extremes("latency_ms", 16)[0] > budgets[0].target * (1 - budgets[0].tolerance)
+    built = set(space._tables)
+    width, _ = choose_search_width(space, budgets, 16)
+    widths_priced = {key[1] for key in set(space._tables) - built if key[0] == "latency_ms"}
+    assert width == 14
+    assert widths_priced <= {16, 14}  # not all 14 covered widths (each a latency table)
