@@ -346,8 +346,8 @@ def validation_block(rows: list[dict], predicted: list[float | None], fit_rows: 
     floor and counted under ``unpriced``: a coverage gap of the profile, reported rather than hidden or fatal.
     """
     priced = [(row, p) for row, p in zip(rows, predicted) if p is not None]
+    types = sorted({t for ts in (unpriced_types or []) for t in ts})
     if not priced:
-        types = sorted({t for ts in (unpriced_types or []) for t in ts})
         raise ConfigError(f"none of the {len(rows)} validation networks could be priced: they run kernel types "
                           f" {types} that the profile's fitting networks never produced; re-profile "
                           f"with more --fit-archs")
@@ -356,7 +356,6 @@ def validation_block(rows: list[dict], predicted: list[float | None], fit_rows: 
              "noise_floor": test_retest(rows), "archs": [{**row, "predicted_ms": p} for row, p in priced],
              "baselines": {}}
     if len(priced) < len(rows):
-        types = sorted({t for ts in (unpriced_types or []) for t in ts})
         block["unpriced"] = {"n": len(rows) - len(priced), "types": types,
                              "note": "networks whose runtime graph has kernel types the profile's fitting networks "
                                      "never produced: left out of the metrics (not of the noise floor); "
