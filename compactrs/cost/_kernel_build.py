@@ -268,8 +268,9 @@ def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: in
     ``REFERENCE_RUNS`` runs of the timing reference graph (``compactrs.cost._measure``), and its kernels'
     times are later scaled by ``speed["anchor_ms"]`` / the reference's median around it (``record_kernels``):
     a VM that runs everything 2–4× slower for seconds at a time would otherwise put its phase into every
-    kernel sample of the networks profiled then (measured: the ratio of a network's end-to-end time to its
-    kernels' sum spread 0.32–1.1 without this). The anchor is the first call's median reference time.
+    kernel sample of the networks profiled then. (It did not narrow the spread of end-to-end ÷ kernel-sum
+    ratios across networks on the development VM — 0.32–1.1 before, 0.35–1.43 after: that spread is the
+    network model's, see BENCHMARKS.md.) The anchor is the first call's median reference time.
     """
     import time
 
