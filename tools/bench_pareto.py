@@ -6,7 +6,9 @@ beside the ResNets). Three phases, each resumable (a job whose run directory hol
   train    every (dataset, model, seed) job as a compactrs CLI command, ``--jobs`` at a time with one thread
            each. These processes share the machine, so only their accuracy is used, never their timings.
   measure  ONE process, alone on the machine: every trained network exported to ONNX and timed in onnxruntime
-           (1 intra-op thread, batch 1 and batch 32, interleaved rounds, median), with the machine's state
+           (1 intra-op thread, batch 1 and batch 32, interleaved rounds, median; batch 1 paired run by run
+           with the reference graph, so its median is reference-normalised, ``raw_median_ms`` is the wall
+           median and ``anchored_ms`` the time at the profile's machine speed), with the machine's state
            recorded and contended timings flagged; the kernel-level profile's prediction beside each.
   report   mean ± sd over seeds, the baselines' Pareto front (OA against measured batch-1 latency), whether
            each searched budget sits on or above it, a markdown table and docs/pareto-<dataset>.png.
