@@ -4,7 +4,8 @@ One row per model and runtime/precision. All runners of a model are timed in the
 thread count, interleaved (``time_interleaved``: every runner gets a share of its budget in each of several
 passes, so a busy spell of the machine reaches all of them alike); medians. Speed-ups are over onnxruntime FP32
 at the same batch size. INT8 is the fully quantised model (what ``export --int8`` tries first; the bundle keeps
-it only if it wins): onnxruntime static QDQ, and NNCF ``quantize`` for OpenVINO. Trained runs given with
+it only if it wins): onnxruntime static QDQ (``--calib-method``: minmax, entropy or percentile ranges), and NNCF
+``quantize`` for OpenVINO (``--max-drop D``: NNCF's accuracy control, as ``export --max-drop``). Trained runs given with
 --run LABEL=RUN_DIR are calibrated on REAL training samples and every reduced-precision row gets its OA drop on
 the whole test split; random-weight models (--models NAME:BANDS:SIZE) give latency and FP32 parity only.
 
@@ -33,7 +34,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from compactrs._env import versions  # noqa: E402
 from compactrs.cost import count_macs  # noqa: E402
 from compactrs.deploy.machine import describe_machine, watch_machine  # noqa: E402
-from compactrs.exporter.quantize import calibration_samples  # noqa: E402
+from compactrs.exporter.openvino_bundle import accuracy_control_samples  # noqa: E402
+from compactrs.exporter.quantize import calibration_index, calibration_samples  # noqa: E402
 from compactrs.exporter.validate import comparators_for, compare_runners, validation_inputs  # noqa: E402
 from compactrs.models import create_model  # noqa: E402
 from compactrs.nn.cells import random_genotype  # noqa: E402
@@ -82,17 +84,18 @@ def trained_runs(pairs):
         yield label, model, (1, spec["in_bands"], *spec["input_size"]), load_dataset(spec["dataset"])
 
 
-def build_runners(label, model, shape, calib, threads, workdir: Path) -> dict:
-    """One inactive runner per row of CONFIGS: the ONNX export, its INT8 (QDQ), the IR, its NNCF INT8."""
+def build_runners(label, model, shape, calib, threads, workdir: Path, method: str = "minmax", control: dict | None = None) -> dict:
+    """One inactive runner per row of CONFIGS: the ONNX export, its INT8 (QDQ, ``method`` calibrator), the IR, its NNCF
+    INT8 (accuracy-controlled given ``control``)."""
     from compactrs.deploy.openvino_runner import OpenVinoRunner
     from compactrs.runtime.openvino import convert_onnx_to_ir
 
     stem = "".join(c if c.isalnum() else "-" for c in label)
     fp32 = export_onnx(model, workdir / f"{stem}.onnx", shape)
-    ort_int8 = quantize_graph(fp32, workdir, "onnxruntime", calib, name=stem)["file"]
+    ort_int8 = quantize_graph(fp32, workdir, "onnxruntime", calib, name=stem, method=method)["file"]
     xml = workdir / f"{stem}.xml"
     convert_onnx_to_ir(fp32, xml)
-    ov_int8 = quantize_graph(fp32, workdir / "ov", "openvino", calib, name=stem)["file"]
+    ov_int8 = quantize_graph(fp32, workdir / "ov", "openvino", calib, name=stem, accuracy_control=control)["file"]
     return {("torch", "fp32"): TorchRunner(model, shape, threads), ("onnxruntime", "fp32"): OnnxRuntimeRunner(fp32, threads),
             ("onnxruntime", "int8"): OnnxRuntimeRunner(ort_int8, threads), ("openvino", "fp32"): OpenVinoRunner(xml, threads),
             ("openvino", "bf16"): OpenVinoRunner(xml, threads, precision="bf16"),
@@ -101,11 +104,14 @@ def build_runners(label, model, shape, calib, threads, workdir: Path) -> dict:
 
 def measure(label, model, shape, dataset, args, workdir: Path) -> list[dict]:
     torch.set_num_threads(args.threads)
+    control = None
     if dataset is not None:
         calib, _ = calibration_samples(dataset, args.calib)
+        if args.max_drop is not None:  # as 'compactrs export --openvino --int8 --max-drop' does
+            control = accuracy_control_samples(dataset, calibration_index(dataset, args.calib), args.max_drop)
     else:  # random weights: random calibration, so only the INT8 latency is meaningful
         calib = np.random.default_rng(1).standard_normal((min(args.calib, 64), *shape[1:])).astype(np.float32)
-    runners = build_runners(label, model, shape, calib, args.threads, workdir)
+    runners = build_runners(label, model, shape, calib, args.threads, workdir, args.calib_method, control)
     rng = np.random.default_rng(0)
     inputs = {b: rng.standard_normal((b, *shape[1:])).astype(np.float32) for b in args.batches}
     for runner in runners.values():
@@ -124,6 +130,8 @@ def measure(label, model, shape, dataset, args, workdir: Path) -> list[dict]:
             runner = runners[(runtime, precision)]
             row = {"model": label, "input": "x".join(map(str, shape[1:])), "macs": count_macs(model, shape), "config": row_label,
                    "runtime": runtime, "precision": precision, "trained": dataset is not None, "calibration_samples": int(len(calib)),
+                   "calibration": (args.calib_method if runtime == "onnxruntime" else
+                                   f"nncf, accuracy control max drop {args.max_drop}" if control else "nncf") if precision == "int8" else None,
                    "contended": conditions["contended"], "conditions": conditions["reason"]}
             for b in args.batches:
                 row[f"b{b}_ms"] = timed[((runtime, precision), b)]["median_ms"]
@@ -157,7 +165,8 @@ def table(rows, batches) -> str:
             oa = (f"{r['oa_drop']:+.4f} ({r['oa_fp32']:.4f} → {r['oa_reduced']:.4f}, n={r['test_samples']})" if r["trained"]
                   else "n/a (random weights)")
         busy = " (busy)" if r["contended"] else ""
-        lines.append(f"| {r['model']} | {r['input']} | {r['macs'] / 1e6:.1f} M | {r['config']}{busy} | {r[f'b{lo}_ms']:.3f} | "
+        calibration = f" [{r['calibration']}]" if r.get("calibration") and r["trained"] else ""
+        lines.append(f"| {r['model']} | {r['input']} | {r['macs'] / 1e6:.1f} M | {r['config']}{calibration}{busy} | {r[f'b{lo}_ms']:.3f} | "
                      f"{r[f'b{lo}_speedup']:.2f}× | {r[f'b{hi}_ms']:.2f} | {r[f'b{hi}_speedup']:.2f}× | {check} | {oa} |")
     return "\n".join(lines)
 
@@ -175,6 +184,10 @@ def main(argv=None) -> int:
     parser.add_argument("--min-runs", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3, help="interleaved passes over the runners")
     parser.add_argument("--max-eval", type=int, default=5000, help="most test samples for the OA drop")
+    parser.add_argument("--calib-method", default="minmax", choices=["minmax", "entropy", "percentile"],
+                        help="onnxruntime INT8 calibrator (as 'compactrs export --calib-method')")
+    parser.add_argument("--max-drop", type=float, default=None,
+                        help="trained runs: OpenVINO INT8 through NNCF's accuracy control at this OA drop (as 'export --max-drop')")
     parser.add_argument("--out", help="also write the rows as JSON here")
     args = parser.parse_args(argv)
     args.batches = [int(b) for b in args.batches.split(",")]

@@ -193,6 +193,50 @@ def validate(profile_path, archs, plot, seed, min_within, write, compare, drift_
     _gate(block, min_within)
 
 
+@command.command("refit")
+@click.argument("profile_path", metavar="PROFILE", type=click.Path())
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="profile JSON to write the refitted profile to")
+@click.option("--write", is_flag=True, help="replace PROFILE itself (instead of --out)")
+@json_option()
+def refit(profile_path, out, write, as_json) -> None:
+    """Refit PROFILE's whole-network term from its stored measurements (per kernel group), timing nothing.
+
+    The kernels of its fitting networks are enumerated again and priced by its regressors, the network term is
+    refitted, and its stored validation networks are re-scored against their stored end-to-end times (same
+    noise floor). For profiles made before the per-group network term.
+    """
+    import sys
+
+    from compactrs._progress import progress_bar
+    from compactrs.cost._kernel_validate import refit_network_term
+    from compactrs.cost.latency import load_profile
+    from compactrs.errors import ConfigError
+
+    from compactrs.cost.kernel_latency import KernelProfile
+
+    if (out is None) == (not write):
+        raise ConfigError("profile refit writes to --out PATH or, with --write, replaces PROFILE: give exactly one of them")
+
+    if not isinstance(load_profile(profile_path), KernelProfile):
+        raise ConfigError(f"'{profile_path}' is an op-level profile; refit works on kernel-level profiles "
+                          f"('compactrs profile' with the default --method kernels)")
+    target = profile_path if write else out
+    command_line = "compactrs profile refit " + " ".join(sys.argv[3:] if sys.argv[1:3] == ["profile", "refit"] else [])
+    with progress_bar(show_progress(as_json)) as progress:
+        block = refit_network_term(profile_path, target, command=command_line, progress=progress)
+    summary = {"profile": str(target), **({k: v for k, v in block.items() if k != "archs"} if block else {})}
+    emit(summary, as_json, lambda b: click.echo(_refit_text(block, target)))
+
+
+def _refit_text(block: dict | None, target: str) -> str:
+    if not block:
+        return f"refitted network term written to {target} (the profile holds no validation networks to re-score)"
+    before = block.get("refit", {}).get("previous", {})
+    return (f"refitted network term written to {target}; stored validation networks ({block['n']}): "
+            f"within ±10% {before.get('within_10pct', float('nan')):.0%} -> {block['within_10pct']:.0%}, "
+            f"MAPE {before.get('mape_pct', float('nan')):.1f}% -> {block['mape_pct']:.1f}% (machine noise floor: {_noise(block)})")
+
+
 def _validation_text(block: dict, profile_path: str, write: bool) -> str:
     from compactrs.cost._validate import validation_table
 

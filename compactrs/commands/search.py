@@ -23,8 +23,13 @@ def print_search_report(report: dict) -> None:
         click.echo(f"target       {human_count(high)} MACs, band [{human_count(low)}, {human_count(high)}]: achieved "
                    f"{human_count(report['macs'])} MACs ({status})")
     if target.get("latency_ms") is not None:
-        predicted = (report["latency_ms"].get("predicted") or {}).get("ms")
-        click.echo(f"latency      target {target['latency_ms']:.3f} ms, predicted {predicted:.3f} ms by {target.get('profile')}")
+        block = report["latency_ms"].get("predicted") or {}
+        measured = report["latency_ms"]["measured"].get(block.get("measured_key") or "onnxruntime_cpu_b1") or {}
+        what = f"{block.get('runtime', 'onnxruntime')} {block.get('precision', 'fp32')}, batch 1, 1 thread"
+        got = (f"measured {measured['median_ms']:.3f} ms ({what})" if "median_ms" in measured
+               else f"not measured ({measured.get('error', 'no timing recorded')})")
+        click.echo(f"latency      target {target['latency_ms']:.3f} ms, predicted {block.get('ms', float('nan')):.3f} ms by "
+                   f"{target.get('profile')}, {got}")
     click.echo(f"search       {target.get('message', '')}")
     genotype = report["genotype"]
     stem = genotype.get("stem", {})

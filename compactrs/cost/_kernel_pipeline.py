@@ -19,7 +19,7 @@ from compactrs.cost import _kernel_build as kb
 from compactrs.cost._fit import accuracy_metrics, macs_linear_fit
 from compactrs.cost._kernel_model import fit_regressors, merge_samples
 from compactrs.deploy.timing import TimingConfig
-from compactrs.cost.kernel_latency import KERNEL_FLOOR_US, KERNEL_PROFILE_SCHEMA, KernelProfile
+from compactrs.cost.kernel_latency import KERNEL_PROFILE_SCHEMA, NETWORK_FORMULA, KernelProfile
 from compactrs.errors import ConfigError
 
 #: the input shapes (bands, side) of the shipped datasets: Indian Pines patches, EuroSAT MS / RGB crops, EuroSAT.
@@ -185,7 +185,7 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
         phase("every network timed end to end")
         fit_rows = kb.network_rows(items, timings[:len(items)], per_network)
         data = _profile_data(config, space, samples, fit_rows, describe_machine(), versions(), runtime_block(config),
-                             per_run["median_ms"] * 1e3)
+                             per_run["median_ms"] * 1e3, per_network)
         data["kernels"]["coverage"] = coverage
         if speed:
             factors = [record["speed"] for record in records]
@@ -270,8 +270,11 @@ def _overhead_item(folder: Path, space: dict, batch: int) -> dict:
     return {"file": "overhead.onnx", "role": "overhead", "input_shape": list(shape)}
 
 
-def _profile_data(config, space, samples, fit_rows, device, versions, runtime, per_run_us: float | None = None) -> dict:
+def _profile_data(config, space, samples, fit_rows, device, versions, runtime, per_run_us: float | None = None,
+                  per_network: list | None = None) -> dict:
     regressors = fit_regressors(samples)
+    if per_network is not None:  # the per-group network term is fitted on the kernels' predicted times
+        kb.add_group_sums(fit_rows, per_network, regressors)
     coefficients = kb.fit_network_term(fit_rows, kb.cheapest_kernel_us(samples), per_run_us)
     measured = [row["measured_ms"] for row in fit_rows]
     scaled = [(coefficients["per_run_us"] + coefficients["per_kernel_us"] * row["n_kernels"]
@@ -285,9 +288,7 @@ def _profile_data(config, space, samples, fit_rows, device, versions, runtime, p
         "kernels": {"model": "nnls-padded-roofline+knn-log-ratio/1", "samples": samples,
                     "fit": kb.fit_report(regressors, samples)},
         "network": {"coefficients": coefficients,
-                    "formula": "ms = (per_run_us + Σ_kernels max(scale·predicted µs + per_kernel_us, "
-                               f"{KERNEL_FLOOR_US}) ) / 1000; a negative per_kernel_us is the profiler's own "
-                               "overhead per node",
+                    "formula": NETWORK_FORMULA,
                     "per_run_measured_us": per_run_us,
                     "fit": {"n": len(fit_rows), "networks": fit_rows,
                             "error_with_measured_kernels": accuracy_metrics(measured, scaled)}},
@@ -426,7 +427,7 @@ def kernel_profile_from_results(results: dict, folder: str | os.PathLike, out: s
     config = KernelProfileConfig(**{**{k: v for k, v in manifest["config"].items() if k not in ("timing", "inputs")},
                                     "inputs": tuple(tuple(p) for p in manifest["config"]["inputs"])})
     data = _profile_data(config, manifest["space"], samples, fit_rows, results["device"], versions(),
-                         {**results["runtime"], "graph_optimization_level": "ORT_ENABLE_ALL"})
+                         {**results["runtime"], "graph_optimization_level": "ORT_ENABLE_ALL"}, per_network=per_network)
     data["measurement"].update({"timing": manifest.get("timing", {}), "seconds": round(results.get("seconds", 0.0), 1),
                                 "command": command, "measured_on_device": True,
                                 "machine_state": results.get("conditions") or {"contended": None,

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from compactrs.cost import _kernel_build as kb
-from compactrs.cost._kernel_pipeline import VALIDATION_SEED_OFFSET, _unpriced, predict_items, validation_block
+from compactrs.cost._kernel_pipeline import VALIDATION_SEED_OFFSET, _now, _unpriced, predict_items, validation_block
 from compactrs.deploy.timing import TimingConfig
 from compactrs.cost.kernel_latency import KernelProfile
 from compactrs.errors import ConfigError
@@ -133,3 +133,60 @@ def isolated_op_predictor(path: str | os.PathLike):
         return old.predict_genotype(spec["genotype"], spec["in_bands"], spec["input_size"], spec["num_classes"],
                                     spec["init_channels"], spec["stem_multiplier"])
     return predict
+
+
+def refit_network_term(path: str | os.PathLike, out: str | os.PathLike, command: str = "", progress=None) -> dict:
+    """Refit a kernel profile's whole-network term from its own stored measurements, with no timing.
+
+    The kernels of each stored fitting network are enumerated again (export + the runtime's optimised graph,
+    configurations only), priced by the profile's regressors, and the network term refitted
+    (``_kernel_build.fit_network_term``, per kernel group); the stored validation networks are priced again and
+    scored against their stored end-to-end times (the noise floor is theirs, unchanged). For a profile made
+    before the per-group term, or to refit after a change of the network model, without re-measuring.
+
+    Returns the new validation block (or None when the profile has none). Writes ``out`` (atomically); the
+    input is only replaced when ``out`` is the same path.
+    """
+    from compactrs.cost._kernel_model import group_sums
+    from compactrs.cost.kernel_latency import NETWORK_FORMULA
+
+    profile = KernelProfile.load(path)
+    profile.check_target()  # enumerating its kernels needs the profile's runtime here
+    data = profile.data
+    fit_rows = [dict(row) for row in data["network"]["fit"]["networks"]]
+    for index, row in enumerate(fit_rows):
+        kernels = profile._spec_kernels(_spec_key(row["network"]))
+        row["groups"] = group_sums(kernels, profile.kernel_us(kernels))
+        if progress is not None:
+            progress.log(f"fitting network {index + 1}/{len(fit_rows)}: {len(kernels)} kernels")
+    coefficients = kb.fit_network_term(fit_rows, kb.cheapest_kernel_us(data["kernels"]["samples"]),
+                                       data["network"].get("per_run_measured_us"))
+    previous = {k: data["network"]["coefficients"].get(k) for k in ("per_run_us", "per_kernel_us", "scale")}
+    data["network"].update({"coefficients": coefficients, "formula": NETWORK_FORMULA})
+    data["network"]["fit"]["networks"] = fit_rows
+    data["network"]["refit"] = {"created": _now(), "command": command, "previous_coefficients": previous,
+                                "note": "network term refitted from the stored measurements (kernels re-enumerated, "
+                                        "nothing re-timed); validation re-scored on its stored end-to-end times"}
+    refitted = KernelProfile(data, str(out))
+    block = data.get("validation")
+    if block and block.get("archs"):
+        rows = [{k: v for k, v in row.items() if k != "predicted_ms"} for row in block["archs"]]
+        predicted = []
+        for index, row in enumerate(rows):
+            kernels = refitted._spec_kernels(_spec_key(row["network"]))
+            unknown = refitted.unknown_types(kernels)
+            predicted.append(None if unknown else refitted.kernels_ms(kernels))
+            if progress is not None:
+                progress.log(f"validation network {index + 1}/{len(rows)}")
+        new_block = validation_block(rows, predicted, fit_rows)
+        data["validation"] = {**{k: v for k, v in block.items() if k not in new_block}, **new_block,
+                              "refit": {"previous": {k: block.get(k) for k in ("within_10pct", "mape_pct", "bias_pct", "spearman")}}}
+    refitted.save(out)
+    return data.get("validation")
+
+
+def _spec_key(spec: dict) -> str:
+    from compactrs.cost.kernel_latency import _spec_json
+
+    return _spec_json(spec["genotype"], spec["in_bands"], spec["input_size"], spec["num_classes"], spec["init_channels"],
+                      spec.get("stem_multiplier", 1))

@@ -30,6 +30,10 @@ from compactrs.exporter.trt_check import check_tensorrt_compat
 from compactrs.exporter.validate import allclose, compare_runners, comparators_for, raise_if_failed, validation_inputs
 
 
+#: onnxruntime's calibrators: activation ranges from min/max, or clipped from a histogram
+CALIB_METHODS = ("minmax", "entropy", "percentile")
+
+
 @dataclass(frozen=True)
 class ExportConfig:
     """What to produce and how strictly to check it (defaults: FP32 ONNX, simplified, Polygraphy tolerances)."""
@@ -60,6 +64,10 @@ class ExportConfig:
             raise ConfigError(f"opset {self.opset} is below 17; compactrs exports opset >= 17 (default {DEFAULT_OPSET})")
         if self.calib < 1:
             raise ConfigError(f"--calib {self.calib} must be a positive number of training samples (e.g. --calib 500)")
+        if self.calib_method not in CALIB_METHODS:
+            raise ConfigError(f"--calib-method {self.calib_method} is not valid; valid: {', '.join(CALIB_METHODS)}")
+        if self.calib_method != "minmax" and not self.int8:
+            raise ConfigError(f"--calib-method {self.calib_method} sets the INT8 calibration; add --int8")
         if (self.bf16 or self.max_drop is not None) and not self.openvino:
             raise ConfigError("--bf16 and --max-drop apply to the OpenVINO model; add --openvino (with --int8 for --max-drop)")
         if self.max_drop is not None and not (self.int8 and 0 < self.max_drop < 1):

@@ -95,6 +95,8 @@ def quantize_int8(onnx_path: str | os.PathLike, out_path: str | os.PathLike, sam
         warnings.simplefilter("ignore")
         logging.getLogger("onnxruntime").setLevel(logging.ERROR)
         prepared = Path(tmp) / "prepared.onnx"
+        if method != "minmax":  # the histogram calibrators stack every batch: they must all be the same size
+            batch = max(b for b in range(1, min(batch, len(samples)) + 1) if len(samples) % b == 0)
         quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=False)
         groups = onnx_node_groups(onnx.load(str(prepared))) if float_groups else {}
         left_in_float = {g: [name for name in groups[g] if name] for g in float_groups}
@@ -108,12 +110,13 @@ def quantize_int8(onnx_path: str | os.PathLike, out_path: str | os.PathLike, sam
 
 
 def quantize_graph(onnx_path: str | os.PathLike, out_dir: str | os.PathLike, runtime: str, samples: np.ndarray,
-                   float_groups=(), name: str | None = None) -> dict:
+                   float_groups=(), name: str | None = None, method: str = "minmax", accuracy_control: dict | None = None) -> dict:
     """An INT8 version of an FP32 ONNX graph for ``runtime``, written into ``out_dir``.
 
     onnxruntime: ``<name>.int8.onnx`` (static QDQ, per-channel weights); openvino: ``<name>.int8.xml`` / ``.bin``
-    (the graph converted to an IR, then ``nncf.quantize``). ``float_groups`` (``int8_policy.FLOAT_GROUPS``)
-    stay in float in both. Returns the quantiser's record plus ``file`` (the path written).
+    (the graph converted to an IR, then ``nncf.quantize``, or ``quantize_with_accuracy_control`` given
+    ``accuracy_control`` as ``quantize_ir_int8`` takes it). ``float_groups`` (``int8_policy.FLOAT_GROUPS``) stay in
+    float in both; ``method`` is onnxruntime's calibrator. Returns the quantiser's record plus ``file`` (the path written).
 
     Raises:
         ConfigError: a runtime without an INT8 path here.
@@ -124,7 +127,7 @@ def quantize_graph(onnx_path: str | os.PathLike, out_dir: str | os.PathLike, run
     out_dir.mkdir(parents=True, exist_ok=True)
     if runtime == "onnxruntime":
         out = out_dir / f"{stem}.int8.onnx"
-        return {**quantize_int8(onnx_path, out, samples, float_groups=tuple(float_groups)), "file": str(out)}
+        return {**quantize_int8(onnx_path, out, samples, method=method, float_groups=tuple(float_groups)), "file": str(out)}
     if runtime == "openvino":
         from compactrs.runtime.openvino import convert_onnx_to_ir, op_names_by_group, quantize_ir_int8, read_ir, remove_ir
 
@@ -134,7 +137,7 @@ def quantize_graph(onnx_path: str | os.PathLike, out_dir: str | os.PathLike, run
             groups = op_names_by_group(read_ir(fp32)) if float_groups else {}
             ignored = sorted({n for g in float_groups for n in groups.get(g, [])})
             out = out_dir / f"{stem}.int8.xml"
-            info = quantize_ir_int8(fp32, out, samples, ignored_names=ignored)
+            info = quantize_ir_int8(fp32, out, samples, ignored_names=ignored, accuracy_control=accuracy_control)
             remove_ir(fp32)
         return {**info, "left_in_float": {g: groups.get(g, []) for g in float_groups}, "file": str(out)}
     raise ConfigError(f"no INT8 path for runtime '{runtime}'; valid: {', '.join(INT8_RUNTIMES)} (TensorRT calibrates on the device)")

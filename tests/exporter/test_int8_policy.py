@@ -89,6 +89,15 @@ def test_onnxruntime_leaves_the_asked_groups_in_float(cell_onnx, tmp_path):
     assert not any(depthwise_weights_from_int8(tmp_path / "partial.onnx"))  # left in float: float weights
 
 
+@pytest.mark.parametrize("method", ["entropy", "percentile"])
+def test_histogram_calibration_takes_a_sample_count_that_is_no_multiple_of_the_batch(cell_onnx, tmp_path, method):
+    # 50 samples in batches of 32 left a batch of 18, and onnxruntime's histogram collectors cannot stack it
+    calib = np.random.default_rng(0).standard_normal((50, 4, 16, 16)).astype(np.float32)
+    info = quantize_int8(cell_onnx, tmp_path / f"{method}.onnx", calib, method=method)
+    assert info["calibration_method"] == method and info["calibration_samples"] == 50
+    assert (tmp_path / f"{method}.onnx").stat().st_size > 0
+
+
 @pytest.mark.slow  # ~50 s on a busy 2-core machine: up to six quantised candidates, each timed
 def test_bundle_int8_decision_is_consistent_with_its_timings(cell_onnx, tmp_path):
     """Whatever this (busy) machine measures, a kept INT8 won at every batch; otherwise FP32 is kept, with both timings."""

@@ -64,6 +64,21 @@ def test_short_calibration_is_said_on_the_console_even_with_json(synthetic_run, 
     assert "note: --calib 500 asked but the training split" in err
 
 
+def test_calibration_method_reaches_the_int8_model_and_needs_int8(synthetic_run, tmp_path, capsys):
+    out = tmp_path / "b"
+    # the accuracy gate opened: this checks which calibrator ran, not how well a 1-epoch net quantises
+    code = main(["export", str(synthetic_run), "--int8", "--calib-method", "percentile", "--no-int8-speed-check",
+                 "--max-oa-drop", "1", "--min-agreement", "0", "--no-simplify", "--json", "--out", str(out)])
+    assert code == 0, capsys.readouterr().err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["quantization"]["calibration_method"] == "percentile"
+    capsys.readouterr()
+    assert main(["export", str(synthetic_run), "--calib-method", "entropy", "--out", str(tmp_path / "c")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--calib-method entropy sets the INT8 calibration; add --int8" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "c").exists()
+
+
 @pytest.fixture(scope="module")
 def synthetic_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("runs") / "r8"
