@@ -121,43 +121,6 @@ class KernelRegressor:
         return cls(data["rows"], data["us"], data.get("counts"))
 
 
-#: kernel groups of the network term, by the last part of a kernel type (prefixes nchwc. / ms. / ov. / com.microsoft.
-#: and the INT8 q- forms dropped): each group gets its own scale and per-kernel term (``fit_network_term``)
-ELEMENTWISE = frozenset({"add", "mul", "sub", "div", "relu", "sigmoid", "exp", "softplus", "quickgelu", "eltwise",
-                         "clip", "hardsigmoid", "hardswish", "tanh", "qlinearadd", "qlinearmul", "qlinearsigmoid"})
-POOLING = frozenset({"maxpool", "averagepool", "globalaveragepool", "globalmaxpool", "reducemean", "reducemax",
-                     "pooling", "reduce", "qlinearaveragepool", "qlinearglobalaveragepool"})
-DENSE = frozenset({"matmul", "fusedmatmul", "gemm", "fullyconnected", "layernormalization", "batchnormalization",
-                   "mvn", "softmax", "qlinearmatmul"})
-
-
-def kernel_group(kind: str) -> str:
-    """The network-term group of a kernel type: ``conv.1x1`` / ``conv.dw`` / ``conv.kxk`` / ``conv.group``,
-    ``elementwise``, ``pooling``, ``dense`` (matmul, gemm, normalisations) or ``movement`` (everything that only
-    moves data: reorders, transposes, concatenations, slices, quantise/dequantise)."""
-    parts = kind.split(".")
-    if len(parts) >= 2 and parts[-2] in ("conv", "qconv"):
-        return f"conv.{parts[-1]}"
-    base = parts[-1]
-    if base in ELEMENTWISE:
-        return "elementwise"
-    if base in POOLING:
-        return "pooling"
-    if base in DENSE:
-        return "dense"
-    return "movement"
-
-
-def group_sums(kernels: list[dict], us) -> dict[str, list[float]]:
-    """``{group: [kernel count, Σ µs]}`` of a network's kernels (``us``: one time per kernel)."""
-    out: dict[str, list[float]] = {}
-    for kernel, t in zip(kernels, us):
-        entry = out.setdefault(kernel_group(kernel["type"]), [0, 0.0])
-        entry[0] += 1
-        entry[1] += float(t)
-    return out
-
-
 def aggregate_samples(kernels: list[dict]) -> dict[str, dict]:
     """Group measured kernels by type and identical configuration: ``{type: {"rows", "us", "counts"}}``.
 

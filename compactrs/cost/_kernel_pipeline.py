@@ -273,8 +273,8 @@ def _overhead_item(folder: Path, space: dict, batch: int) -> dict:
 def _profile_data(config, space, samples, fit_rows, device, versions, runtime, per_run_us: float | None = None,
                   per_network: list | None = None) -> dict:
     regressors = fit_regressors(samples)
-    if per_network is not None:  # the per-group network term is fitted on the kernels' predicted times
-        kb.add_group_sums(fit_rows, per_network, regressors)
+    if per_network is not None:  # the network term multiplies predicted kernel times: fit it on them
+        kb.add_predicted_sums(fit_rows, per_network, regressors)
     coefficients = kb.fit_network_term(fit_rows, kb.cheapest_kernel_us(samples), per_run_us)
     measured = [row["measured_ms"] for row in fit_rows]
     scaled = [(coefficients["per_run_us"] + coefficients["per_kernel_us"] * row["n_kernels"]

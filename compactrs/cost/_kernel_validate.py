@@ -140,14 +140,14 @@ def refit_network_term(path: str | os.PathLike, out: str | os.PathLike, command:
 
     The kernels of each stored fitting network are enumerated again (export + the runtime's optimised graph,
     configurations only), priced by the profile's regressors, and the network term refitted
-    (``_kernel_build.fit_network_term``, per kernel group); the stored validation networks are priced again and
-    scored against their stored end-to-end times (the noise floor is theirs, unchanged). For a profile made
-    before the per-group term, or to refit after a change of the network model, without re-measuring.
+    (``_kernel_build.fit_network_term``, on those predicted sums); the stored validation networks are priced again
+    and scored against their stored end-to-end times (the noise floor is theirs, unchanged). For a profile whose
+    term was fitted on profiled sums (made before 2026-11-29), or after any change of the network model, without
+    re-measuring.
 
     Returns the new validation block (or None when the profile has none). Writes ``out`` (atomically); the
     input is only replaced when ``out`` is the same path.
     """
-    from compactrs.cost._kernel_model import group_sums
     from compactrs.cost.kernel_latency import NETWORK_FORMULA
 
     profile = KernelProfile.load(path)
@@ -156,7 +156,7 @@ def refit_network_term(path: str | os.PathLike, out: str | os.PathLike, command:
     fit_rows = [dict(row) for row in data["network"]["fit"]["networks"]]
     for index, row in enumerate(fit_rows):
         kernels = profile._spec_kernels(_spec_key(row["network"]))
-        row["groups"] = group_sums(kernels, profile.kernel_us(kernels))
+        row["predicted_kernel_us"] = float(profile.kernel_us(kernels).sum())
         if progress is not None:
             progress.log(f"fitting network {index + 1}/{len(fit_rows)}: {len(kernels)} kernels")
     coefficients = kb.fit_network_term(fit_rows, kb.cheapest_kernel_us(data["kernels"]["samples"]),

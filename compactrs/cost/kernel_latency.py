@@ -3,15 +3,12 @@
 A network is exported to ONNX and optimised by onnxruntime exactly as it will run (``compactrs.cost.kernels``);
 every kernel of the optimised graph is priced by the regressor of its type (``_kernel_model``) and ::
 
-    latency_ms = (per_run_us + Σ_k max(scale_g · predicted_us(k) + per_kernel_us_g, KERNEL_FLOOR_US)) / 1000
+    latency_ms = (per_run_us + Σ_k max(scale · predicted_us(k) + per_kernel_us, KERNEL_FLOOR_US)) / 1000
 
-where ``g`` is the kernel's group (``_kernel_model.kernel_group``: pointwise / depthwise / spatial convs,
-elementwise, pooling, dense, data movement) and the network coefficients are fitted on whole networks measured
-end to end (they hold what per-node profiling does not see: the cost of ``session.run`` itself, dispatch between
-kernels, and the profiler's own share of each node's time — which makes ``per_kernel_us`` negative, see
-``_kernel_build.fit_network_term``; the floor keeps a kernel's price positive). A profile without per-group
-coefficients (made before they existed), or a group its fitting networks never ran, uses the single
-``scale`` / ``per_kernel_us``.
+where the three network coefficients are fitted on whole networks measured end to end (they hold what
+per-node profiling does not see: the cost of ``session.run`` itself, dispatch between kernels, and the
+profiler's own share of each node's time — which makes ``per_kernel_us`` negative, see
+``_kernel_build.fit_network_term``; the floor keeps a kernel's price positive).
 
 The search needs the same prediction split into the pieces it chooses between (``edge`` / ``cell_base`` /
 ``fixed``, compactrs.nas.costs): each piece is priced *in context* — the op inside a real cell, exported and
@@ -34,15 +31,15 @@ from typing import Sequence
 
 import numpy as np
 
-from compactrs.cost._kernel_model import KernelRegressor, kernel_group, sample_row
+from compactrs.cost._kernel_model import KernelRegressor, sample_row
 from compactrs.errors import ArtifactError, ConfigError
 
 KERNEL_PROFILE_SCHEMA = "compactrs.latency-profile/2"
 #: the least a kernel is priced at (µs), once the profiler's per-node overhead is taken off its prediction.
 KERNEL_FLOOR_US = 0.1
-NETWORK_FORMULA = (f"ms = (per_run_us + Σ_kernels max(scale_g·predicted µs + per_kernel_us_g, {KERNEL_FLOOR_US})) / 1000, "
-                   "g = the kernel's group (coefficients.groups; the single scale / per_kernel_us where a group is "
-                   "absent); a negative per_kernel_us is the profiler's own overhead per node")
+NETWORK_FORMULA = (f"ms = (per_run_us + Σ_kernels max(scale·predicted µs + per_kernel_us, {KERNEL_FLOOR_US})) / 1000, "
+                   "fitted on the predicted kernel sums of the fitting networks; a negative per_kernel_us is the "
+                   "profiler's own overhead per node")
 #: kernel types that only move data, in the order a missing one borrows a sampled one's regressor
 DATA_MOVEMENT = ("reorder", "transpose", "stridedslice", "slice", "split", "gather", "reshape", "concatenation", "concat")
 REQUIRED = ("schema", "device", "runtime", "precision", "threads", "batch", "space", "kernels", "network")
@@ -193,16 +190,8 @@ class KernelProfile:
     def kernels_ms(self, kernels: list[dict], per_run: bool = True) -> float:
         """Predicted ms of a set of kernels (``per_run``: plus the once-per-inference cost)."""
         c = self.coefficients
-        scale, per_kernel = self._group_coefficients(kernels)
-        each = np.maximum(scale * self.kernel_us(kernels) + per_kernel, KERNEL_FLOOR_US)
+        each = np.maximum(c["scale"] * self.kernel_us(kernels) + c["per_kernel_us"], KERNEL_FLOOR_US)
         return (float(each.sum()) + (c["per_run_us"] if per_run else 0.0)) / 1e3
-
-    def _group_coefficients(self, kernels: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-        """Per kernel, the ``(scale, per_kernel_us)`` of its group (the single pair where the profile has none)."""
-        c = self.coefficients
-        groups = c.get("groups") or {}
-        pairs = [groups.get(kernel_group(k["type"])) or c for k in kernels]
-        return np.array([p["scale"] for p in pairs]), np.array([p["per_kernel_us"] for p in pairs])
 
     def network_kernels(self, model, input_shape: Sequence[int]) -> list[dict]:
         """The kernels the profile's runtime runs for ``model`` here at its precision (one profiled run:

@@ -253,62 +253,29 @@ def test_network_term_takes_the_profilers_per_node_overhead_off():
     assert capped["per_kernel_us"] >= -2.0 - 1e-9
 
 
-def test_network_term_prices_each_kernel_group_on_its_own():
-    from compactrs.cost._kernel_build import fit_network_term
-
-    # convs are profiled at 2× their end-to-end cost; elementwise kernels at their cost + 4 µs of profiler work
-    rng = np.random.default_rng(1)
-
-    def network():
-        n_conv, n_elt = int(rng.integers(20, 300)), int(rng.integers(20, 600))
-        conv_us, elt_us = float(rng.uniform(200, 50_000)), n_elt * float(rng.uniform(0.5, 3.0))
-        return {"n_kernels": n_conv + n_elt, "kernel_us": conv_us + elt_us + 4 * n_elt,
-                "measured_ms": (15 + conv_us / 2 + elt_us) / 1e3,
-                "groups": {"conv.kxk": [n_conv, conv_us], "elementwise": [n_elt, elt_us + 4 * n_elt]}}
-
-    fit, held_out = [network() for _ in range(40)], [network() for _ in range(20)]
-    c = fit_network_term(fit, cheapest_kernel_us=5.0, per_run_us=15.0)
-    conv, elt = c["groups"]["conv.kxk"], c["groups"]["elementwise"]
-    assert conv["scale"] == pytest.approx(0.5, abs=0.05) and elt["per_kernel_us"] == pytest.approx(-4.0, abs=0.6)
-    assert conv["fitting_kernels"] == sum(n["groups"]["conv.kxk"][0] for n in fit)
-
-    def error(n, pairs):
-        us = c["per_run_us"] + sum(pairs[g]["scale"] * t + pairs[g]["per_kernel_us"] * k for g, (k, t) in n["groups"].items())
-        return abs(us / 1e3 / n["measured_ms"] - 1)
-
-    single = {g: c for g in ("conv.kxk", "elementwise")}
-    assert max(error(n, c["groups"]) for n in held_out) < 0.03
-    assert max(error(n, single) for n in held_out) > 0.10  # one scale for both regimes cannot price the mix
-
-
-def test_profile_prices_kernels_with_their_groups_coefficients(kernel_profile):
-    from compactrs.cost._kernel_model import kernel_group
+def test_network_term_is_fitted_on_the_predicted_kernel_sums(kernel_profile):
+    from compactrs.cost._kernel_build import cheapest_kernel_us, fit_network_term
 
     data = json.loads(kernel_profile.read_text())
-    groups = data["network"]["coefficients"]["groups"]
-    fit_rows = data["network"]["fit"]["networks"]
-    assert set(groups) == {g for row in fit_rows for g in row["groups"]} and all(g["scale"] > 0 for g in groups.values())
-    profile = KernelProfile(data, "tiny")
-    genotype = random_genotype(np.random.default_rng(3), OPS, 4, 2, 1)
-    spec = (genotype, 3, 8, 3)
-    kernels = profile._spec_kernels(json.dumps({"genotype": genotype, "in_bands": 3, "input_size": 8, "num_classes": 3,
-                                                "init_channels": 6, "stem_multiplier": 1}, sort_keys=True))
-    before = profile.predict_genotype(*spec, init_channels=6)
-    conv = next(g for g in groups if g.startswith("conv."))
-    data["network"]["coefficients"]["groups"][conv]["per_kernel_us"] += 100.0
-    after = KernelProfile(data, "tiny").predict_genotype(*spec, init_channels=6)
-    n_conv = sum(kernel_group(k["type"]) == conv for k in kernels)
-    assert n_conv > 0 and after - before == pytest.approx(n_conv * 0.1, rel=1e-6)  # 100 µs more per such kernel
+    rows = data["network"]["fit"]["networks"]
+    assert all(row["predicted_kernel_us"] > 0 for row in rows)
+    # the stored coefficients are those of the predicted sums, not of the profiled ones
+    cheapest = cheapest_kernel_us(data["kernels"]["samples"])
+    refit = fit_network_term(rows, cheapest, data["network"]["per_run_measured_us"])
+    assert refit == pytest.approx(data["network"]["coefficients"])
+    profiled = fit_network_term([{k: v for k, v in row.items() if k != "predicted_kernel_us"} for row in rows], cheapest,
+                                data["network"]["per_run_measured_us"])
+    assert profiled != pytest.approx(refit)
 
 
 def test_refit_rebuilds_the_network_term_from_stored_measurements(tmp_path, capsys):
     made = tmp_path / "made.json"
     assert main(["profile", *TINY, "--fit-archs", "3", "--validate-archs", "3", "--out", str(made)]) == 0
     data = json.loads(made.read_text())
-    old = tmp_path / "old.json"  # as a profile made before the per-group term
-    del data["network"]["coefficients"]["groups"]
+    old = tmp_path / "old.json"  # as a profile whose term was fitted on the profiled kernel sums
     for row in data["network"]["fit"]["networks"]:
-        del row["groups"]
+        del row["predicted_kernel_us"]
+    data["network"]["coefficients"]["scale"] *= 3
     old.write_text(json.dumps(data))
     before = old.read_bytes()
     capsys.readouterr()
@@ -317,7 +284,10 @@ def test_refit_rebuilds_the_network_term_from_stored_measurements(tmp_path, caps
     assert "stored validation networks (3)" in capsys.readouterr().out
     assert old.read_bytes() == before  # the input is not touched
     new = json.loads(out.read_text())
-    assert new["network"]["coefficients"]["groups"] and new["network"]["refit"]["previous_coefficients"]["scale"] > 0
+    made_coefficients = json.loads(made.read_text())["network"]["coefficients"]
+    assert new["network"]["coefficients"] == pytest.approx(made_coefficients, rel=1e-3)  # the pipeline's own fit again
+    assert new["network"]["refit"]["previous_coefficients"]["scale"] == pytest.approx(3 * made_coefficients["scale"])
+    assert all(row["predicted_kernel_us"] > 0 for row in new["network"]["fit"]["networks"])
     assert [r["measured_ms"] for r in new["validation"]["archs"]] == [r["measured_ms"] for r in data["validation"]["archs"]]
     assert new["validation"]["noise_floor"] == data["validation"]["noise_floor"]  # nothing re-timed
     assert "within_10pct" in new["validation"]["refit"]["previous"]
