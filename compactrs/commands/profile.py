@@ -199,24 +199,23 @@ def validate(profile_path, archs, plot, seed, min_within, write, compare, drift_
 @click.option("--write", is_flag=True, help="replace PROFILE itself (instead of --out)")
 @json_option()
 def refit(profile_path, out, write, as_json) -> None:
-    """Refit PROFILE's whole-network term from its stored measurements (per kernel group), timing nothing.
+    """Refit PROFILE's whole-network term from its stored measurements, timing nothing.
 
     The kernels of its fitting networks are enumerated again and priced by its regressors, the network term is
-    refitted, and its stored validation networks are re-scored against their stored end-to-end times (same
-    noise floor). For profiles made before the per-group network term.
+    refitted on those predicted sums, and its stored validation networks are re-scored against their stored
+    end-to-end times (same noise floor). For profiles whose term was fitted on the profiled kernel sums (made
+    before 2026-11-29).
     """
     import sys
 
     from compactrs._progress import progress_bar
     from compactrs.cost._kernel_validate import refit_network_term
+    from compactrs.cost.kernel_latency import KernelProfile
     from compactrs.cost.latency import load_profile
     from compactrs.errors import ConfigError
 
-    from compactrs.cost.kernel_latency import KernelProfile
-
     if (out is None) == (not write):
         raise ConfigError("profile refit writes to --out PATH or, with --write, replaces PROFILE: give exactly one of them")
-
     if not isinstance(load_profile(profile_path), KernelProfile):
         raise ConfigError(f"'{profile_path}' is an op-level profile; refit works on kernel-level profiles "
                           f"('compactrs profile' with the default --method kernels)")
