@@ -25,7 +25,7 @@ def print_search_report(report: dict) -> None:
     if target.get("latency_ms") is not None:
         block = report["latency_ms"].get("predicted") or {}
         measured = report["latency_ms"]["measured"].get(block.get("measured_key") or "onnxruntime_cpu_b1") or {}
-        what = f"{block.get('runtime', 'onnxruntime')} {block.get('precision', 'fp32')}, batch 1, 1 thread"
+        what = f"{measured.get('runtime', 'onnxruntime')} {measured.get('precision', 'fp32')}, batch 1, 1 thread"
         got = (f"measured {measured['median_ms']:.3f} ms ({what})" if "median_ms" in measured
                else f"not measured ({measured.get('error', 'no timing recorded')})")
         click.echo(f"latency      target {target['latency_ms']:.3f} ms, predicted {block.get('ms', float('nan')):.3f} ms by "

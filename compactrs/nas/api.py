@@ -204,6 +204,8 @@ def _retrain(dataset, config, fit, out, overwrite, progress, budgets, outcome, w
 
 #: real training samples that calibrate the INT8 model a search report times (the exporter's minimum)
 REPORT_CALIBRATION = 300
+#: runtimes a search report can time the derived network in on this machine
+MEASURABLE_RUNTIMES = ("onnxruntime", "openvino")
 
 
 def measure_as_profiled(model, dataset, runtime: str, precision: str, seed: int = 0) -> tuple[str, dict]:
@@ -253,8 +255,8 @@ def _finish_run(out: Path, work_dir: Path, report: dict, dataset, config, fit, o
     if profile is not None:
         predicted = space.cost("latency_ms", fit.genotype, fit.init_channels)
         runtime, precision = getattr(profile, "runtime", None) or "onnxruntime", getattr(profile, "precision", None) or "fp32"
-        key = "onnxruntime_cpu_b1"  # measured just above
-        if (runtime, precision) != ("onnxruntime", "fp32"):
+        key = "onnxruntime_cpu_b1"  # measured just above; the stand-in for a runtime that cannot run here (TensorRT)
+        if runtime in MEASURABLE_RUNTIMES and (runtime, precision) != ("onnxruntime", "fp32"):
             key, entry = measure_as_profiled(model, dataset, runtime, precision, seed=config.seed)
             report["latency_ms"]["measured"][key] = entry
         report["latency_ms"]["predicted"] = {"ms": predicted, "profile": config.profile, "runtime": runtime, "precision": precision,
