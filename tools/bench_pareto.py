@@ -220,8 +220,9 @@ def measure(jobs: list[dict], out: Path, profile_path: str | None) -> dict:
         report = json.loads((Path(job["run_dir"]) / "report.json").read_text())
         shape = (report["in_bands"], *report["input_size"])
         path = onnx_dir / (job["key"].replace("/", "_") + ".onnx")
-        if not path.is_file():
-            model, _ = load_checkpoint(Path(job["run_dir"]) / "model.pt")
+        checkpoint = Path(job["run_dir"]) / "model.pt"
+        if not path.is_file() or path.stat().st_mtime < checkpoint.stat().st_mtime:  # a re-trained job: export again
+            model, _ = load_checkpoint(checkpoint)
             export_onnx(model, path, (1, *shape))
         predicted = None
         if profile is not None:
