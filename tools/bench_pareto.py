@@ -163,22 +163,45 @@ def running_elsewhere(jobs: list[dict]) -> list[dict]:
     return [j for j in jobs if not done(j) and any(f"--out {j['run_dir']}" in line for line in lines)]
 
 
+def claim_job(job: dict) -> int | None:
+    """An exclusive lock on the job's run directory for this scheduler (a file descriptor), or None when another
+    scheduler holds it or another process already runs the job. Two schedulers started on overlapping plans each
+    looked once, at their start, and both launched the same job into the same directory."""
+    import fcntl
+
+    if running_elsewhere([job]):
+        return None
+    lock = Path(job["run_dir"]).with_name(f".{Path(job['run_dir']).name}.lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    if running_elsewhere([job]):  # started between the first look and the lock by a scheduler that has since died
+        os.close(fd)
+        return None
+    return fd
+
+
 def run_jobs(jobs: list[dict], slots: int, log_dir: Path) -> dict[str, dict]:
     """Run the jobs ``slots`` at a time (a job with ``after`` waits for that job); returns key → outcome."""
     log_dir.mkdir(parents=True, exist_ok=True)
     outcome = {j["key"]: {"status": "kept", "seconds": None} for j in jobs if done(j)}
     external = running_elsewhere(jobs)
     todo = [j for j in jobs if not done(j) and j not in external]
-    running: dict[str, tuple[subprocess.Popen, dict, float]] = {}
+    running: dict[str, tuple[subprocess.Popen, dict, float, int]] = {}
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     while todo or running or external:
         for job in [j for j in external if done(j)]:
             external.remove(job)
             outcome[job["key"]] = {"status": "ok (started by an earlier scheduler)", "seconds": None}
-        for key, (proc, job, started) in list(running.items()):
+        for key, (proc, job, started, claim) in list(running.items()):
             if proc.poll() is None:
                 continue
             del running[key]
+            os.close(claim)
             status = "ok" if proc.returncode == 0 and done(job) else f"failed (exit {proc.returncode})"
             outcome[key] = {"status": status, "seconds": round(time.time() - started, 1)}
             print(f"[{time.strftime('%H:%M:%S')}] {key}: {status} in {outcome[key]['seconds']:.0f} s", flush=True)
@@ -192,10 +215,14 @@ def run_jobs(jobs: list[dict], slots: int, log_dir: Path) -> dict[str, dict]:
                 break
             job = ready[0]
             todo.remove(job)
+            claim = claim_job(job)
+            if claim is None:  # another scheduler started it since this one looked: wait for it like the others
+                external.append(job)
+                continue
             log = open(log_dir / (job["key"].replace("/", "_") + ".log"), "w")  # noqa: SIM115 (closed with the process)
             print(f"[{time.strftime('%H:%M:%S')}] start {job['key']}: {shlex.join(job['cmd'][1:])}", flush=True)
             running[job["key"]] = (subprocess.Popen(job["cmd"], stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT),
-                                   job, time.time())
+                                   job, time.time(), claim)
         time.sleep(2)
     return outcome
 
