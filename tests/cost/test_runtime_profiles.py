@@ -37,14 +37,20 @@ def _profile(folder: Path, *options: str) -> Path:
     return path
 
 
-def _reachable_target(profile: KernelProfile) -> float:
-    """The middle of the latency range the tiny space reaches at width 4 under ``profile``, or, where that range is
-    narrower than the ±10 % band (OpenVINO's per-inference cost dominates 8×8 inputs), a target whose band holds
-    the cheapest network."""
+def _reachable_target(profile: KernelProfile) -> tuple[float, float]:
+    """``(target, tolerance)`` that the tiny space holds at width 4 under ``profile``.
+
+    The search takes a width whose cheapest network is at or below the band's floor and whose dearest reaches the
+    target, so the target lies in ``[low / (1 − tolerance), high]``: the middle of the range where that holds at
+    ±10 %; where the range is narrower than a ±10 % band (OpenVINO's per-inference cost dominates 8×8 inputs, and
+    more so on a loaded machine) the tolerance widens to the range instead.
+    """
     from compactrs.nas.derive import BudgetSpace
 
     low, high = BudgetSpace(10, 8, 6, OPS, blocks=2, max_depth=2, profile=profile).extremes("latency_ms", 4)
-    return max(low + 0.5 * (high - low), low / 0.93)
+    if high >= low / 0.9 * 1.02:
+        return max(low + 0.5 * (high - low), low / 0.9 * 1.01), 0.1
+    return high * 0.999, min(0.9, 1 - low / high + 0.02)
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +147,9 @@ def test_search_targets_the_latency_of_an_int8_profile_and_measures_int8(int8_pr
     from compactrs.commands.search import print_search_report
     from compactrs.nas import search
 
-    target = _reachable_target(KernelProfile.load(int8_profile))
-    report = search(SPEC, out=tmp_path / "run", latency_target_ms=target, profile=str(int8_profile), precision="int8",
+    target, tolerance = _reachable_target(KernelProfile.load(int8_profile))
+    report = search(SPEC, out=tmp_path / "run", latency_target_ms=target, tolerance=tolerance, profile=str(int8_profile),
+                    precision="int8",
                     epochs=1, retrain_epochs=0, batch_size=6, blocks=2, max_depth=2, initial_depth=1, init_channels=4,
                     ops=",".join(OPS), threads=1)
     predicted = report["latency_ms"]["predicted"]
@@ -197,8 +204,8 @@ def test_missing_openvino_is_one_line_with_the_install_hint(tmp_path):
 def test_search_targets_an_openvino_profile_and_measures_in_openvino(openvino_profile, tmp_path):
     from compactrs.nas import search
 
-    target = _reachable_target(KernelProfile.load(openvino_profile))
-    report = search(SPEC, out=tmp_path / "run", latency_target_ms=target, profile=str(openvino_profile),
+    target, tolerance = _reachable_target(KernelProfile.load(openvino_profile))
+    report = search(SPEC, out=tmp_path / "run", latency_target_ms=target, tolerance=tolerance, profile=str(openvino_profile),
                     runtime="openvino", epochs=1, retrain_epochs=0, batch_size=6, blocks=2, max_depth=2,
                     initial_depth=1, init_channels=4, ops=",".join(OPS), threads=1)
     assert report["latency_ms"]["predicted"]["runtime"] == "openvino" and report["latency_ms"]["predicted"]["ms"] > 0
