@@ -163,6 +163,28 @@ def running_elsewhere(jobs: list[dict]) -> list[dict]:
     return [j for j in jobs if not done(j) and any(f"--out {j['run_dir']}" in line for line in lines)]
 
 
+def _lock_path(job: dict) -> Path:
+    return Path(job["run_dir"]).with_name(f".{Path(job['run_dir']).name}.lock")
+
+
+def held_elsewhere(job: dict) -> bool:
+    """True while another process runs the job or another scheduler holds its lock."""
+    import fcntl
+
+    if running_elsewhere([job]):
+        return True
+    if not _lock_path(job).is_file():
+        return False
+    fd = os.open(_lock_path(job), os.O_RDWR)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing releases a lock this call took
+    return False
+
+
 def claim_job(job: dict) -> int | None:
     """An exclusive lock on the job's run directory for this scheduler (a file descriptor), or None when another
     scheduler holds it or another process already runs the job. Two schedulers started on overlapping plans each
@@ -171,7 +193,7 @@ def claim_job(job: dict) -> int | None:
 
     if running_elsewhere([job]):
         return None
-    lock = Path(job["run_dir"]).with_name(f".{Path(job['run_dir']).name}.lock")
+    lock = _lock_path(job)
     lock.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
     try:
@@ -194,9 +216,14 @@ def run_jobs(jobs: list[dict], slots: int, log_dir: Path) -> dict[str, dict]:
     running: dict[str, tuple[subprocess.Popen, dict, float, int]] = {}
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     while todo or running or external:
-        for job in [j for j in external if done(j)]:
-            external.remove(job)
-            outcome[job["key"]] = {"status": "ok (started by an earlier scheduler)", "seconds": None}
+        for job in list(external):
+            if done(job):
+                external.remove(job)
+                outcome[job["key"]] = {"status": "ok (started by another scheduler)", "seconds": None}
+            elif not held_elsewhere(job):  # its process ended without a report: do not wait for it forever
+                external.remove(job)
+                outcome[job["key"]] = {"status": "failed (run by another scheduler, ended without a report)", "seconds": None}
+                print(f"[{time.strftime('%H:%M:%S')}] {job['key']}: {outcome[job['key']]['status']}", flush=True)
         for key, (proc, job, started, claim) in list(running.items()):
             if proc.poll() is None:
                 continue
