@@ -65,8 +65,7 @@ class _StderrLines(Progress):
 @click.option("--ops", default="rs", show_default=True,
               help="candidate ops: gdas (8 GDAS ops), rs (GDAS + multiscale attention ms_att_3/5/7), mobile (rs + conv_3x3 "
                    "and MBConv e3/e6 k3/k5 with and without SE), all, or a comma list. A --latency-target needs a profile "
-                   "that measured every chosen op (the shipped one measured all); mobile is what runtimes run fastest "
-                   "per MAC and what BENCHMARKS.md's searches use")
+                   "that measured every chosen op (the shipped one measured all 20); BENCHMARKS.md's searches use mobile")
 @click.option("--epochs", type=click.IntRange(min=1), default=10, show_default=True, help="search epochs")
 @click.option("--retrain-epochs", type=click.IntRange(min=0), default=15, show_default=True, help="training epochs of the derived network")
 @click.option("--init-channels", type=click.IntRange(min=2), default=16, show_default=True,
