@@ -169,19 +169,10 @@ def _lock_path(job: dict) -> Path:
 
 def held_elsewhere(job: dict) -> bool:
     """True while another process runs the job or another scheduler holds its lock."""
-    import fcntl
-
-    if running_elsewhere([job]):
+    claim = claim_job(job)
+    if claim is None:
         return True
-    if not _lock_path(job).is_file():
-        return False
-    fd = os.open(_lock_path(job), os.O_RDWR)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)  # closing releases a lock this call took
+    os.close(claim)  # closing releases the lock this call took
     return False
 
 
@@ -191,8 +182,6 @@ def claim_job(job: dict) -> int | None:
     looked once, at their start, and both launched the same job into the same directory."""
     import fcntl
 
-    if running_elsewhere([job]):
-        return None
     lock = _lock_path(job)
     lock.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
@@ -201,7 +190,8 @@ def claim_job(job: dict) -> int | None:
     except BlockingIOError:
         os.close(fd)
         return None
-    if running_elsewhere([job]):  # started between the first look and the lock by a scheduler that has since died
+    # looked at after the lock: a job started by a scheduler that has since died holds no lock but still runs
+    if running_elsewhere([job]):
         os.close(fd)
         return None
     return fd
