@@ -67,8 +67,12 @@ def test_latency_table_matches_the_profiles_own_prediction():
             assert table_ms == pytest.approx(profile.predict_genotype(g, 10, 8, 6, init_channels=width), rel=1e-12)
 
 
-def test_search_with_a_latency_target(tmp_path):
+def test_search_with_a_latency_target(tmp_path, capsys):
+    from compactrs.commands.search import print_search_report
+    from compactrs.deploy.machine import describe_machine
+
     profile = TinyTestLatencyTable()
+    profile.data = {"device": {"cpu": "Made-up CPU 9000"}}  # a profile measured on another machine
     space = BudgetSpace(10, 8, 6, OPS, max_depth=2, profile=profile)
     low, high = space.extremes("latency_ms", 4)
     target = low + 0.5 * (high - low)
@@ -84,6 +88,12 @@ def test_search_with_a_latency_target(tmp_path):
         assert report["target"]["message"].startswith("MISSED")
     assert "onnxruntime_cpu_b1" in report["latency_ms"]["measured"]
     assert (tmp_path / "run" / "plots" / "search_cost.png").is_file()
+    # the report says the time measured here is another machine's than the one the target was priced for
+    here = describe_machine()["cpu"]
+    assert (report["latency_ms"]["predicted"]["profile_cpu"], report["latency_ms"]["predicted"]["measured_cpu"]) == \
+        ("Made-up CPU 9000", here)
+    print_search_report(report)
+    assert f"the profile was measured on 'Made-up CPU 9000', this machine is '{here}'" in capsys.readouterr().out
 
 
 def test_latency_budget_only_uses_widths_the_profile_measured():
