@@ -172,12 +172,16 @@ def command(ctx, runtime, precision, threads, batch, method, inputs, in_bands, i
 @click.option("--write", is_flag=True, help="record the validation block in PROFILE (default: PROFILE is not touched)")
 @click.option("--compare", "compare", multiple=True, type=click.Path(exists=True, dir_okay=False),
               help="another profile (e.g. an isolated-op table) to score on the same networks (repeatable)")
+@click.option("--region-of", "region_of", type=click.Path(exists=True, dir_okay=False), default=None,
+              help="kernel profiles: draw the networks from the part of PROFILE's region this other profile covers too "
+                   "(e.g. an older isolated-op table measured at one width), so a --compare of it scores every network")
 @click.option("--drift-archs", type=click.IntRange(min=0), default=10, show_default=True,
               help="kernel profiles: fitting networks re-timed in the same rounds (drift since profiling)")
 @click.option("--timing", "timing_mode", type=click.Choice(["wall", "reference"]), default=None,
               help="kernel profiles: end-to-end timing, wall or reference-normalised [default: as PROFILE was measured]")
 @json_option()
-def validate(profile_path, archs, plot, seed, min_within, write, compare, drift_archs, timing_mode, as_json) -> None:
+def validate(profile_path, archs, plot, seed, min_within, write, compare, region_of, drift_archs, timing_mode,
+             as_json) -> None:
     """Measure --archs fresh random networks end to end (two interleaved rounds each) and score PROFILE.
 
     Reports the share within ±10 %, MAPE and Spearman rho beside the machine's test–retest agreement of the
@@ -187,7 +191,8 @@ def validate(profile_path, archs, plot, seed, min_within, write, compare, drift_
     from compactrs.cost._validate import validate_any
 
     with progress_bar(show_progress(as_json)) as progress:
-        block = validate_any(profile_path, archs, plot, seed, write, compare, drift_archs, progress, timing_mode)
+        block = validate_any(profile_path, archs, plot, seed, write, compare, drift_archs, progress, timing_mode,
+                             region_of)
     summary = {k: v for k, v in block.items() if k != "archs"}
     emit(summary, as_json, lambda b: click.echo(_validation_text(b, profile_path, write)))
     _gate(block, min_within)
@@ -240,6 +245,11 @@ def _validation_text(block: dict, profile_path: str, write: bool) -> str:
     from compactrs.cost._validate import validation_table
 
     lines = [validation_table(block)]
+    if block.get("region"):
+        region = block["region"]
+        lines.append(f"networks drawn from the region {region['of']} covers too: inputs "
+                     + ", ".join(f"{b}x{s}" for b, s in region["inputs"]) + f", widths {region['init_channels']}, "
+                     f"{len(region['ops'])} ops, ≤ {region['max_depth']} cells per block")
     gap = block.get("unpriced")
     if gap:
         lines.append(f"coverage gap: {gap['n']} of {gap['n'] + block['n']} networks left out of the metrics: their "

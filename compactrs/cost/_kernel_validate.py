@@ -38,7 +38,8 @@ def timing_reference(mode: str) -> bool:
 
 
 def validate_kernel_profile(path: str | os.PathLike, archs: int = 100, seed: int | None = None, drift_archs: int = 10,
-                            compare=None, write: bool = False, progress=None, timing: str | None = None) -> dict:
+                            compare=None, write: bool = False, progress=None, timing: str | None = None,
+                            region: dict | None = None) -> dict:
     """Score the kernel profile at ``path`` on ``archs`` fresh random networks of its region.
 
     Args:
@@ -51,6 +52,8 @@ def validate_kernel_profile(path: str | os.PathLike, archs: int = 100, seed: int
             raising ConfigError/ArtifactError (network outside its coverage) leaves that network out of its row.
         write: replace the profile's validation block (atomically); default: the profile is not touched.
         timing: "wall" or "reference" (``compactrs.deploy.timing``); default: as the profile was measured.
+        region: the part of the profile's space to draw the networks from (``shared_region``: e.g. the region an
+            older, narrower profile covers, so that it is scored on every network); default: the whole space.
 
     Returns:
         the validation block (predictor metrics, ``noise_floor``, ``baselines``, ``drift``, ``machine_state``).
@@ -62,7 +65,7 @@ def validate_kernel_profile(path: str | os.PathLike, archs: int = 100, seed: int
     config = profile.data["measurement"].get("config", {})
     fit_rows = profile.data["network"]["fit"]["networks"]
     base_seed = (config.get("seed", 0) + VALIDATION_SEED_OFFSET + 1) if seed is None else seed
-    specs = kb.sample_specs(profile.space, archs, base_seed, exclude=[row["network"] for row in fit_rows])
+    specs = kb.sample_specs(region or profile.space, archs, base_seed, exclude=[row["network"] for row in fit_rows])
     drift_rows = fit_rows[:: max(1, len(fit_rows) // max(drift_archs, 1))][:drift_archs] if drift_archs else []
     conditions: dict = {}
     with tempfile.TemporaryDirectory(prefix="compactrs-kvalidate-") as tmp:
@@ -91,6 +94,32 @@ def validate_kernel_profile(path: str | os.PathLike, archs: int = 100, seed: int
         profile.data["validation"] = block
         profile.save(path)
     return block
+
+
+def shared_region(space: dict, other: dict, other_name: str) -> dict:
+    """The part of kernel-profile ``space`` that ``other`` (any profile's ``space``) covers too: input shapes,
+    widths, class counts, ops, depths and stem kinds in both. ConfigError naming what the two do not share."""
+    region = dict(space)
+    for key in ("in_bands", "input_size", "init_channels", "num_classes", "ops"):
+        if key in other:
+            region[key] = [value for value in space[key] if value in set(other[key])]
+    region["inputs"] = [[bands, size] for bands, size in space.get("inputs") or
+                        [[b, s] for b in space["in_bands"] for s in space["input_size"]]
+                        if bands in region["in_bands"] and size in region["input_size"]]
+    for key in ("nodes", "blocks"):
+        if other.get(key, space[key]) != space[key]:
+            raise ConfigError(f"'{other_name}' has {key} {other[key]}, this profile {space[key]}: their networks differ "
+                              f"in structure, so they share no region; compare profiles of the same cell structure")
+    region["max_depth"] = min(space["max_depth"], other.get("max_depth", space["max_depth"]))
+    region["stem_kinds"] = [kind for kind in space.get("stem_kinds", ["conv"]) if kind in other.get("stem_kinds", ["conv"])]
+    empty = [key for key in ("inputs", "init_channels", "num_classes", "ops", "stem_kinds") if not region[key]]
+    if empty:
+        raise ConfigError(f"this profile and '{other_name}' share no {', '.join(empty)} (theirs: "
+                          + "; ".join(f"{k} {other.get(k)}" for k in empty if k in other)
+                          + "); drop --region-of, or compare profiles whose regions overlap")
+    if len(region["ops"]) < 2:
+        raise ConfigError(f"this profile and '{other_name}' share only the ops {region['ops']}; too few to draw networks from")
+    return region
 
 
 def _interleave(a: list, b: list) -> list:

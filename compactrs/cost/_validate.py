@@ -16,14 +16,16 @@ from compactrs.errors import ConfigError
 
 def validate_any(path: str | os.PathLike, archs: int = 100, plot: str | os.PathLike | None = None,
                  seed: int | None = None, write: bool = False, compare=(), drift_archs: int = 10, progress=None,
-                 timing: str | None = None) -> dict:
+                 timing: str | None = None, region_of: str | os.PathLike | None = None) -> dict:
     """Validate a kernel-level or an isolated-op profile (by its schema); plot where ``plot`` says, if given.
 
     ``compare``: paths of other profiles scored on the same networks (where they cover them). The profile is
     rewritten only with ``write``. ``timing`` ("wall" / "reference"; kernel profiles): how to time the
-    networks end to end (default: as the profile's own networks were timed).
+    networks end to end (default: as the profile's own networks were timed). ``region_of`` (kernel profiles): draw
+    the networks from the part of the region that this other profile covers too (e.g. an older isolated-op table
+    measured at one width), so it is scored on every network; such a block is never written into the profile.
     """
-    from compactrs.cost._kernel_validate import isolated_op_predictor, validate_kernel_profile
+    from compactrs.cost._kernel_validate import isolated_op_predictor, shared_region, validate_kernel_profile
     from compactrs.cost.kernel_latency import KernelProfile
     from compactrs.cost.latency import load_profile
 
@@ -34,8 +36,20 @@ def validate_any(path: str | os.PathLike, archs: int = 100, plot: str | os.PathL
             loaded = load_profile(other)
             others[f"{Path(other).stem}"] = (isolated_op_predictor(other) if not isinstance(loaded, KernelProfile)
                                              else _kernel_predictor(loaded))
+        region = None
+        if region_of is not None:
+            if write:
+                raise ConfigError("--write records a validation of the profile's whole region; --region-of draws from "
+                                  "part of it, so the two do not go together: drop one")
+            region = shared_region(profile.space, load_profile(region_of).space, str(region_of))
         block = validate_kernel_profile(path, archs, seed, drift_archs, others, write=False, progress=progress,
-                                        timing=timing)
+                                        timing=timing, region=region)
+        if region is not None:
+            block["region"] = {"of": str(region_of), **{k: region[k] for k in ("inputs", "init_channels", "ops",
+                                                                                "max_depth", "stem_kinds")}}
+    elif region_of is not None:
+        raise ConfigError(f"--region-of applies to kernel-level profiles; '{path}' is an isolated-op table, whose "
+                          f"validation already draws from its own region")
     else:
         block = validate_profile(path, archs, None, seed, progress, write=False)
     if plot:

@@ -332,3 +332,35 @@ def test_networks_export_in_worker_processes_to_the_same_graphs(tmp_path, monkey
     # every share of zero edges is drawn, up to sparse networks like those budget searches derive
     shares = [np.mean([op == "zero" for cell in ("normal", "reduce") for op, _ in s["genotype"][cell]]) for s in specs]
     assert max(shares) > 0.4
+
+
+def test_validate_region_of_a_narrower_profile_scores_it_on_every_network(kernel_profile, tmp_path, capsys):
+    data = json.loads(kernel_profile.read_text())
+    data["space"]["init_channels"] = [6]  # a profile that measured one width of the region, as old op tables did
+    narrow = tmp_path / "narrow.json"
+    narrow.write_text(json.dumps(data))
+    code = main(["profile", "validate", str(kernel_profile), "--archs", "3", "--drift-archs", "0", "--seed", "11",
+                 "--region-of", str(narrow), "--compare", str(narrow), "--json"])
+    block = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert block["region"]["init_channels"] == [6] and block["region"]["of"] == str(narrow)
+    assert block["baselines"]["narrow"]["n"] == block["n"] == 3  # every network inside the narrower profile's region
+    # without --region-of the same narrower profile is scored on part of the networks at most
+    assert main(["profile", "validate", str(kernel_profile), "--archs", "4", "--drift-archs", "0", "--seed", "11",
+                 "--compare", str(narrow), "--json"]) == 0
+    whole = json.loads(capsys.readouterr().out)
+    assert whole["baselines"].get("narrow", {"n": 0})["n"] < 4 and "region" not in whole
+
+
+def test_validate_region_of_refuses_in_one_line(kernel_profile, tmp_path, capsys):
+    data = json.loads(kernel_profile.read_text())
+    data["space"]["init_channels"] = [32]  # no width in common
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(data))
+    assert main(["profile", "validate", str(kernel_profile), "--archs", "3", "--region-of", str(other)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "share no init_channels" in err and "[32]" in err
+    assert main(["profile", "validate", str(kernel_profile), "--archs", "3", "--region-of", str(kernel_profile),
+                 "--write"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--region-of" in err and "--write" in err
