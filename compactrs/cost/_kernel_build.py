@@ -101,7 +101,8 @@ def _draw_specs(space: dict, n: int, least: int, seed: int, op_weights: dict | N
                 max_depth: int | None) -> list[dict]:
     """Up to ``n`` distinct draws (none in ``exclude``), at least ``least`` (ConfigError if the space holds fewer
     distinct networks): uniform over the space, but ``BUDGET_LIKE_SHARE`` of them shaped like the networks a
-    budget search derives (one cell per block, at least ``BUDGET_LIKE_SPARSITY`` of the edges ``zero``)."""
+    budget search derives (one cell per block, at least ``BUDGET_LIKE_SPARSITY`` of the edges ``zero``) and
+    ``FEW_OPS_SHARE`` built from a few ops only (``_op_mix``)."""
     from compactrs.errors import ConfigError
     from compactrs.nn.cells import random_genotype
 
@@ -117,7 +118,7 @@ def _draw_specs(space: dict, n: int, least: int, seed: int, op_weights: dict | N
         attempts += 1
         depth = min(space["max_depth"], max_depth or space["max_depth"])
         budget_like = rng.random() < BUDGET_LIKE_SHARE
-        genotype = random_genotype(rng, ops, space["nodes"], space["blocks"], 1 if budget_like else depth)
+        genotype = random_genotype(rng, _op_mix(rng, ops), space["nodes"], space["blocks"], 1 if budget_like else depth)
         if "zero" in space["ops"]:
             _sparsify(rng, genotype, BUDGET_LIKE_SPARSITY if budget_like else 0.0)
         spec = {"genotype": genotype,
@@ -142,6 +143,31 @@ MAX_SPARSITY = 0.9
 #: sparsity) well under 1 % look like that, and the previous profile was fitted on 3 networks under 1 ms of 60
 #: and over-predicted such networks ~2×.
 BUDGET_LIKE_SHARE, BUDGET_LIKE_SPARSITY = 0.25, 0.6
+
+
+#: the share of drawn networks whose edges use only 1–``FEW_OPS_MAX`` ops of the space (besides ``zero``)
+FEW_OPS_SHARE, FEW_OPS_MAX = 0.5, 3
+
+
+def _op_mix(rng, ops: list[str]) -> list[str]:
+    """The ops one network's edges are drawn from: all of ``ops`` (repeats are weights), or for ``FEW_OPS_SHARE``
+    of the networks a few of them.
+
+    A searched network is one kind of op almost everywhere — the landing searches of 2026-12-02 derived cells of
+    16 MBConv(-SE) edges, or 16 dilated convs — while a uniform draw blends all 20 ops in every network, so every
+    fitting network was the same average mix, and the profile priced the large searched networks 1.3–1.6× too
+    fast (one of 686 kernels, mostly MBConv: its kernels ran 1.2× slower than the regressors fitted on the blends
+    say). Drawn from few ops, such networks are inside the fitted region.
+    """
+    if rng.random() >= FEW_OPS_SHARE:
+        return ops
+    names = sorted({op for op in ops if op != "zero"})
+    if len(names) <= 1:
+        return ops
+    weights = np.array([ops.count(op) for op in names], dtype=float)
+    chosen = rng.choice(names, size=int(rng.integers(1, min(FEW_OPS_MAX, len(names)) + 1)), replace=False,
+                        p=weights / weights.sum())
+    return [str(op) for op in chosen]
 
 
 def _sparsify(rng, genotype: dict, least: float = 0.0) -> None:
