@@ -155,7 +155,7 @@ def _op_mix(rng, ops: list[str]) -> list[str]:
 
     A searched network is one kind of op almost everywhere — the landing searches of 2026-12-02 derived cells of
     16 MBConv(-SE) edges, or 16 dilated convs — while a uniform draw blends all 20 ops in every network, so every
-    fitting network was the same average mix, and the profile priced the large searched networks 1.3–1.6× too
+    fitting network was the same average mix, and the profile priced the large searched networks 1.4–1.6× too
     fast (one of 686 kernels, mostly MBConv: its kernels ran 1.2× slower than the regressors fitted on the blends
     say). Drawn from few ops, such networks are inside the fitted region.
     """
