@@ -17,7 +17,11 @@ BANDS, CLASSES = 5, 4
 SIZE = {"patchcnn": 9}  # everything else at 32×32 (16×16 for cell nets)
 #: measured: resnet110's worst error is 7.3e-4 on the ±6σ checkerboard, whose logits reach 1083 (7e-7 of their scale:
 #: float32 summation-order noise over 110 layers; onnxruntime's is 1.8e-4 there); on N(0,1) inputs both stay <= 3.1e-5
-ATOL = {"resnet110": 1e-3}
+#: vgg16_bn: on the AMD EPYC VM (2026-12-02) the ±6σ checkerboard's logits differ by up to 2.4e-5, one near 0.4 by
+#: 1.6e-5 (3.7e-5 of it): 13 convolutions of up to 4 608-term sums, which OpenVINO's kernels for this CPU add in
+#: another order than on the Intel VM (where the seeded init stayed under 1e-5); 5e-5 is a few float32 ulps of its
+#: logits (~20)
+ATOL = {"resnet110": 1e-3, "vgg16_bn": 5e-5}
 
 
 def _openvino_parity(model, size, tmp_path, calibrate, name="m"):
