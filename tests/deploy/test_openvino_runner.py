@@ -68,7 +68,9 @@ def test_kernel_times_show_the_fused_graph(resnet8_ir, tmp_path):
     with OpenVinoRunner(xml, threads=1) as runner:
         kernels = runner.kernel_times(x, runs=3, warmup=1)
     convs = [k for k in kernels if k["type"] == "Convolution"]
-    assert convs and all(k["median_ms"] >= 0 and k["runs"] == 3 for k in kernels)
+    assert convs and all(k["runs"] == 3 for k in convs)
+    # a node OpenVINO reports as executed in only some runs (seen once under load on the AMD EPYC VM) counts those
+    assert all(k["median_ms"] >= 0 and 1 <= k["runs"] <= 3 for k in kernels)
     assert any(any(name.endswith("Relu") for name in k["fused"]) for k in convs)  # ReLU runs inside the convolution
     assert not any(k["type"] == "Relu" for k in kernels)
     calib = np.random.default_rng(0).standard_normal((8, 3, 16, 16)).astype(np.float32)
