@@ -78,7 +78,8 @@ def sample_specs(space: dict, n: int, seed: int, op_weights: dict | None = None,
 
 
 #: the work (``size_proxy`` units: channel² · pixel) whose arithmetic takes as long as launching one kernel: a
-#: least-squares fit of log time on the shipped profile's 160 networks (0.36–465 ms) put it at ~24 000
+#: least-squares fit of log time on the Intel profile's 160 networks (fitting + validation, 0.36–465 ms) put it at
+#: ~24 000. It barely changes how well the proxy fits (rms of log time 0.503 → 0.493) but ranks sparse networks small
 KERNEL_WORK = 24_000
 
 
@@ -138,10 +139,11 @@ def _draw_specs(space: dict, n: int, least: int, seed: int, op_weights: dict | N
 #: the largest share of a genotype's edges ``_sparsify`` may turn into ``zero``
 MAX_SPARSITY = 0.9
 #: the share of drawn networks shaped like a budget search's result, and the least share of ``zero`` edges
-#: they have. Every latency-budget search of the accuracy–latency benchmark (six, two datasets) derived one cell
-#: per block with most edges ``zero``, 0.2–1 ms networks; of uniform draws (up to 5 cells per block, any
-#: sparsity) well under 1 % look like that, and the previous profile was fitted on 3 networks under 1 ms of 60
-#: and over-predicted such networks ~2×.
+#: they have. The six latency-budget searches of the accuracy–latency benchmark (2026-11-29, two datasets) all
+#: derived one cell per block, an earlier 0.5 ms search 13 of 16 edges ``zero``: 0.2–1 ms networks. Few uniform
+#: draws look like that (one cell per block: 1 in 8 at the fitting networks' depth cap of 2, 1 in 125 at depth 5;
+#: a third of those that sparse); the Intel profile had 3 fitting networks of 60 under 1 ms and over-predicted
+#: the searched 0.4 ms EuroSAT networks ~2×.
 BUDGET_LIKE_SHARE, BUDGET_LIKE_SPARSITY = 0.25, 0.6
 
 
