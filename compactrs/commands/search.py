@@ -30,7 +30,7 @@ def print_search_report(report: dict) -> None:
                else f"not measured ({measured.get('error', 'no timing recorded')})")
         click.echo(f"latency      target {target['latency_ms']:.3f} ms, predicted {block.get('ms', float('nan')):.3f} ms by "
                    f"{target.get('profile')}, {got}")
-        there, here = block.get("profile_cpu"), block.get("measured_cpu")
+        there, here = block.get("profile_cpu"), report.get("machine", {}).get("cpu")
         if there and here and there != here:
             click.echo(f"note         the profile was measured on '{there}', this machine is '{here}': the measured time is "
                        f"this machine's, not the one the target was priced for")

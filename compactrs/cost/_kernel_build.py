@@ -28,10 +28,9 @@ NETWORKS_SCHEMA = "compactrs.kernel-profile-graphs/1"
 
 #: ops that run no convolution: a network made of them is cheap whatever its width (the size proxy).
 LIGHT_OPS = frozenset({"zero", "skip_connect", "max_pool_3x3", "avg_pool_3x3"})
-#: candidates drawn per network kept, and the number of log-size strata they are spread over.
+#: candidates drawn per network kept (enough that every stratum holds its share: checked for the shipped space and
+#: the tests' tiny ones), and the number of log-size strata they are spread over.
 POOL_FACTOR, STRATA = 64, 8
-#: at most this many candidates per network kept are drawn while filling the strata that uniform draws leave thin
-MAX_DRAW_FACTOR = 120
 
 
 def sample_specs(space: dict, n: int, seed: int, op_weights: dict | None = None, exclude=(),
@@ -40,35 +39,19 @@ def sample_specs(space: dict, n: int, seed: int, op_weights: dict | None = None,
 
     Uniform draws put most networks where widths, depths and inputs are all large (a 1–200 ms spread of
     which few fall near the 0.2–1 ms networks a latency-budget search derives); so ``POOL_FACTOR · n``
-    candidates are drawn uniformly, cut into ``STRATA`` equal bins of ``log size_proxy`` between the pool's
-    smallest and largest, and the bins that uniform draws leave thin (the small end: 32×32 inputs, one cell
-    per block, most edges ``zero``) are filled by drawing on, up to ``MAX_DRAW_FACTOR · n`` candidates; the
-    networks are then taken round-robin from the bins: small networks are as well represented as large ones
-    and the whole region stays covered. ``op_weights`` biases which ops the genotypes use, ``max_depth``
+    candidates are drawn (``_draw_specs``), cut into ``STRATA`` equal bins of ``log size_proxy`` between the
+    pool's smallest and largest, and taken round-robin from the bins: small networks are as well represented
+    as large ones and the whole region stays covered. ``op_weights`` biases which ops the genotypes use, ``max_depth``
     (default: the space's) caps the cells per block.
     """
     pool = _draw_specs(space, POOL_FACTOR * n, n, seed, op_weights, exclude, max_depth)
     sizes = np.log([size_proxy(spec) for spec in pool])
-    low, high = float(sizes.min()), float(sizes.max())
-    edges = np.linspace(low, high, STRATA + 1)[1:-1]
+    edges = np.linspace(sizes.min(), sizes.max(), STRATA + 1)[1:-1]
     strata = [[spec for spec, b in zip(pool, np.digitize(sizes, edges)) if b == k] for k in range(STRATA)]
     # the pool's smallest and largest networks lead their strata, so the sample spans the whole range
     for stratum, extreme in ((strata[0], pool[int(np.argmin(sizes))]), (strata[-1], pool[int(np.argmax(sizes))])):
         stratum.remove(extreme)
         stratum.insert(0, extreme)
-    quota, drawn, round_ = -(-n // STRATA), len(pool), 1
-    seen = {json.dumps(spec, sort_keys=True) for spec in pool}
-    while any(len(stratum) < quota for stratum in strata) and drawn < MAX_DRAW_FACTOR * n:
-        more = _draw_specs(space, POOL_FACTOR * n, 0, seed + 7919 * round_, op_weights, exclude, max_depth)
-        if not more:
-            break
-        drawn, round_ = drawn + len(more), round_ + 1
-        for spec in more:
-            size, text = float(np.log(size_proxy(spec))), json.dumps(spec, sort_keys=True)
-            k = int(np.digitize(size, edges))
-            if low <= size <= high and len(strata[k]) < quota and text not in seen:
-                seen.add(text)
-                strata[k].append(spec)
     specs: list[dict] = []
     while len(specs) < n:
         for stratum in strata:

@@ -246,13 +246,11 @@ def measure_as_profiled(model, dataset, runtime: str, precision: str, seed: int 
     return key, {**entry, "precision": "int8", "calibration_samples": int(len(samples))}
 
 
-def _machines(profile) -> dict:
-    """The CPU the profile was measured on and this machine's: a measured time here says little about a target
-    priced for another machine (a 2-vCPU Intel VM and a 2-vCPU AMD VM differ by more than a latency band)."""
-    from compactrs.deploy.machine import describe_machine
-
+def _profile_cpu(profile) -> str | None:
+    """The CPU the profile was measured on: the report compares it with its own ``machine`` (a measured time here
+    says little about a target priced for another machine)."""
     device = getattr(profile, "data", {}).get("device")
-    return {"profile_cpu": device.get("cpu") if isinstance(device, dict) else None, "measured_cpu": describe_machine()["cpu"]}
+    return device.get("cpu") if isinstance(device, dict) else None
 
 
 def _finish_run(out: Path, work_dir: Path, report: dict, dataset, config, fit, outcome, space, profile, baselines, width: int) -> None:
@@ -269,7 +267,7 @@ def _finish_run(out: Path, work_dir: Path, report: dict, dataset, config, fit, o
             key, entry = measure_as_profiled(model, dataset, runtime, precision, seed=config.seed)
             report["latency_ms"]["measured"][key] = entry
         report["latency_ms"]["predicted"] = {"ms": predicted, "profile": config.profile, "runtime": runtime, "precision": precision,
-                                             "measured_key": key, **_machines(profile)}
+                                             "measured_key": key, "profile_cpu": _profile_cpu(profile)}
     report["retrain_seconds"] = report.get("train_seconds")
     write_json(out / "genotype.json", {"format": GENOTYPE_FORMAT, "genotype": fit.genotype, "init_channels": fit.init_channels,
                                        "stem_multiplier": config.stem_multiplier, "macs": report["macs"],
