@@ -304,45 +304,6 @@ REFERENCE_RUNS = 15
 SLOW_PHASE = 1.10
 #: how often a network profiled in a slow phase is profiled again (the attempt in the fastest phase is kept)
 PHASE_RETRIES = 2
-#: the unprofiled run of each profiled network (``unprofiled_ms``): at least this many runs and seconds
-UNPROFILED_RUNS, UNPROFILED_SECONDS = 5, 0.05
-#: what is left of a kernel's profiled time at least, once the profiler's per-node overhead is taken off
-OVERHEAD_FLOOR = 0.1
-
-
-def unprofiled_ms(path: Path, input_shape, threads: int) -> float:
-    """Median end-to-end time (ms) of one graph run without the profiler, right after its node profile."""
-    import time
-
-    from compactrs.cost._measure import ort_callable
-
-    call = ort_callable(path, input_shape, threads)
-    call()
-    call()
-    times: list[float] = []
-    started = time.perf_counter()
-    while len(times) < UNPROFILED_RUNS or time.perf_counter() - started < UNPROFILED_SECONDS:
-        start = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - start) * 1e3)
-    return float(np.median(times))
-
-
-def without_profiler_overhead(kernels: list[dict], measured_ms: float) -> tuple[list[dict], float]:
-    """Take the profiler's own per-node overhead off a network's profiled kernel times.
-
-    onnxruntime's profiler adds a few µs of its own work to every node's time, and how many depends on the
-    machine's phase far more than the kernels do: a searched Indian Pines network of 316 kernels at ≤ 9²
-    (0.45 ms unprofiled) profiled to 1.15 ms in a fast phase (2.2 µs per node on top) and to 2.29 ms in a slow
-    one, where it ran 0.67 ms unprofiled (5.1 µs per node) — most of a 1×1 convolution's 3–8 µs at that size.
-    The overhead per node is the difference between the profiled sum and the same graph's unprofiled time
-    measured right after it (same phase), spread evenly over its nodes; each kernel keeps at least
-    ``OVERHEAD_FLOOR`` of its profiled time. Returns the kernels and the overhead per node (µs).
-    """
-    if not kernels:
-        return kernels, 0.0
-    overhead = max(0.0, (sum(k["us"] for k in kernels) - measured_ms * 1e3) / len(kernels))
-    return [{**k, "us": max(k["us"] - overhead, OVERHEAD_FLOOR * k["us"])} for k in kernels], overhead
 
 
 def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: int = 20, progress=None,
@@ -400,8 +361,6 @@ def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: in
             nodes = profile_nodes(folder / item["file"], x, threads, warmup=5, runs=node_runs,
                                   optimized_path=folder / optimized)
             record = {"file": item["file"], "nodes": nodes, "optimized": optimized}
-            if reference is not None:  # timed profiling (not a listing of kernel types): the overhead's yardstick
-                record["unprofiled_ms"] = unprofiled_ms(folder / item["file"], item["input_shape"], threads)
         if reference is not None:
             record["reference_ms"] = float(np.median(around + reference_ms()))
             speed["fast_ms"] = min(speed.get("fast_ms", np.inf), record["reference_ms"])
@@ -463,8 +422,6 @@ def record_kernels(folder: Path, record: dict, original: str) -> list[dict]:
         kernels = record["kernels"]
     else:
         kernels = read_kernels(folder / record["optimized"], record["nodes"], folder / original)
-        if "unprofiled_ms" in record:
-            kernels, record["overhead_us"] = without_profiler_overhead(kernels, record["unprofiled_ms"])
     factor = record.get("speed", 1.0)  # the machine's phase while they were profiled (profile_kernels)
     return [{**kernel, "us": kernel["us"] * factor} for kernel in kernels] if factor != 1.0 else kernels
 

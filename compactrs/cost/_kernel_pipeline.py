@@ -195,14 +195,10 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
                 "factor_max": max(factors), "slow_phase": kb.SLOW_PHASE,
                 "profiled_again": sum(record.get("attempts", 1) > 1 for record in records),
                 "kept_slow": len(slow),
-                "profiler_overhead_us": [round(float(q), 2) for q in np.percentile(
-                    [record.get("overhead_us", 0.0) for record in records], [0, 50, 100])],
                 "note": f"a network profiled while the reference graph ran > {kb.SLOW_PHASE}× slower than its fastest "
                         f"window (fast_ms) was profiled again, up to {kb.PHASE_RETRIES} times, keeping the fastest "
                         "phase (kept_slow: still slower after that); each network's kernel times × anchor_ms / the "
-                        "reference graph's median timed around its profile, after the profiler's own overhead per node "
-                        "(profiler_overhead_us: min, median, max over the networks) was taken off them: the profiled "
-                        "sum minus the network's unprofiled time right after, spread over its nodes"}
+                        "reference graph's median timed around its profile"}
             if slow:
                 log(f"{len(slow)} of {len(records)} networks were profiled in a slow phase of the machine "
                     f"{kb.PHASE_RETRIES + 1} times (reference > {kb.SLOW_PHASE}× its fastest window); their kernel "

@@ -321,7 +321,6 @@ def test_coverage_probes_list_the_whole_regions_kernel_types(kernel_profile):
 def test_networks_profiled_in_a_slow_phase_are_profiled_again_and_the_fastest_phase_kept(tmp_path):
     from compactrs.cost import _kernel_build as kb
     from compactrs.cost._kernel_pipeline import KernelProfileConfig
-    from compactrs.cost.kernels import read_kernels
 
     space = KernelProfileConfig(inputs=((3, 8),), init_channels=(4,), ops=OPS + ("zero",), blocks=2, max_depth=1).space()
     items = kb.emit_networks(kb.sample_specs(space, 3, 5), tmp_path, 1, "fit")
@@ -329,18 +328,9 @@ def test_networks_profiled_in_a_slow_phase_are_profiled_again_and_the_fastest_ph
     speed: dict = {}
     records = kb.profile_kernels(tmp_path, items, 1, 3, speed=speed)
     assert speed["fast_ms"] == min(record["reference_ms"] for record in records) <= speed["anchor_ms"]
-    for item, record in zip(items, records):
+    for record in records:
         assert 1 <= record["attempts"] <= 1 + kb.PHASE_RETRIES
         assert record["speed"] == pytest.approx(speed["anchor_ms"] / record["reference_ms"])
-        # the profiler's own per-node overhead comes off: the kernels sum to no more than profiled, and to no
-        # less than the network's unprofiled time measured right after
-        kernels = kb.record_kernels(tmp_path, record, item["file"])
-        total = sum(k["us"] for k in kernels) / record["speed"]
-        assert record["unprofiled_ms"] > 0 and record["overhead_us"] >= 0
-        profiled = read_kernels(tmp_path / record["optimized"], record["nodes"], tmp_path / item["file"])
-        assert len(profiled) == len(kernels) and total <= sum(k["us"] for k in profiled) + 1e-6
-        if record["overhead_us"] > 0:
-            assert total >= record["unprofiled_ms"] * 1e3 - 1e-6
     # a machine whose fastest window was far faster than anything now: every network is profiled again, as
     # often as allowed, and the attempt with the fastest reference is the one kept
     speed = {"fast_ms": 1e-6}
