@@ -32,10 +32,13 @@ def validate_any(path: str | os.PathLike, archs: int = 100, plot: str | os.PathL
     profile = load_profile(path)
     if isinstance(profile, KernelProfile):
         others = {}
-        for other in compare:
+        stems = [Path(other).stem for other in compare]
+        for other, stem in zip(compare, stems):
             loaded = load_profile(other)
-            others[f"{Path(other).stem}"] = (isolated_op_predictor(other) if not isinstance(loaded, KernelProfile)
-                                             else _kernel_predictor(loaded))
+            # named by file stem; profiles of the same file name in different folders by the path as given
+            name = stem if stems.count(stem) == 1 else str(other)
+            others[name] = (isolated_op_predictor(other) if not isinstance(loaded, KernelProfile)
+                            else _kernel_predictor(loaded))
         region = None
         if region_of is not None:
             if write:

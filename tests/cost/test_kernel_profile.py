@@ -381,6 +381,19 @@ def test_validate_region_of_a_narrower_profile_scores_it_on_every_network(kernel
     assert whole["baselines"].get("narrow", {"n": 0})["n"] < 4 and "region" not in whole
 
 
+def test_validate_scores_two_compared_profiles_of_the_same_file_name(kernel_profile, tmp_path, capsys):
+    copies = []
+    for folder in ("old", "new"):
+        (tmp_path / folder).mkdir()
+        copies.append(tmp_path / folder / "device.json")
+        copies[-1].write_text(kernel_profile.read_text())
+    assert main(["profile", "validate", str(kernel_profile), "--archs", "3", "--drift-archs", "0", "--seed", "3",
+                 "--compare", str(copies[0]), "--compare", str(copies[1]), "--json"]) == 0
+    baselines = json.loads(capsys.readouterr().out)["baselines"]
+    assert {str(copies[0]), str(copies[1])} <= set(baselines)  # neither hides the other
+    assert baselines[str(copies[0])]["n"] == baselines[str(copies[1])]["n"] == 3
+
+
 def test_validate_region_of_refuses_in_one_line(kernel_profile, tmp_path, capsys):
     data = json.loads(kernel_profile.read_text())
     data["space"]["init_channels"] = [32]  # no width in common
