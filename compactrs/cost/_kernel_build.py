@@ -299,11 +299,10 @@ def prepare_runtime_graphs(folder: Path, items: list[dict], runtime: str, precis
 
 #: runs of the reference graph timed just before and just after each network's kernel profile
 REFERENCE_RUNS = 15
-#: every network is profiled twice; a third time when the two profiled sums differ by more than this share
-PASSES_AGREE = 0.10
-#: ... or when the reference graph ran more than this much slower than its fastest window around both
+#: a network profiled while the reference graph ran more than this much slower than the fastest reference
+#: window seen so far is profiled again (later, after the other networks): see ``profile_kernels``
 SLOW_PHASE = 1.10
-#: profiles of a network after its first (the attempt the network ran fastest is kept)
+#: how often a network profiled in a slow phase is profiled again (the attempt in the fastest phase is kept)
 PHASE_RETRIES = 2
 
 
@@ -316,19 +315,18 @@ def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: in
     ``folder`` as ``optimized``); for another runtime or precision ``{"file", "kernels"}``, the kernels read
     by ``_runtime_kernels.profile_graph`` from the item's ``run_file``.
 
-    ``speed`` (a dict shared by every call of one profile; None: one untimed listing pass): the VM runs
-    everything 1.3–2× slower for seconds at a time with nothing else running, and such a phase does not slow
-    every kernel alike. Measured on the AMD development VM: the reference graph (three 16-channel 3×3
-    convolutions at 16², ``compactrs.cost._measure``) ran 1.25–1.4× slower in slow phases, a searched Indian
-    Pines network of 138 kernels at ≤ 9² 1.5–1.65× slower end to end, and its profiled kernel sum up to 1.9×
-    (551 against 1060 µs in consecutive sessions) — so scaling by the reference alone left small kernels'
-    samples far too high, and the profile over-predicted every small Indian Pines network. Each network is
-    therefore profiled twice, the second time after all the others, and a third time where the two profiled
-    sums differ by more than ``PASSES_AGREE`` or the reference graph (``REFERENCE_RUNS`` runs just before and
-    after each attempt) ran more than ``SLOW_PHASE`` × its fastest window; the attempt the network itself ran
-    fastest is kept (``attempts``, ``attempt_us`` in its record), then its kernels' times are scaled by
-    ``speed["anchor_ms"]`` (the first call's fastest reference window) / the reference median around it
-    (``record_kernels``).
+    ``speed`` (a dict shared by every call of one profile): each network's kernel profile is bracketed by
+    ``REFERENCE_RUNS`` runs of the timing reference graph (``compactrs.cost._measure``). A VM runs everything
+    1.3–1.7× slower for seconds at a time with nothing else running, and such a phase does not slow every
+    kernel alike: on the AMD development VM the reference graph (three 16-channel 3×3 convolutions at 16²) ran
+    1.25–1.4× slower in the slow phases while a searched Indian Pines network of 138 kernels at ≤ 9² ran
+    1.5–1.65× slower, so scaling by the reference alone left its small kernels' samples ~20–30 % high (and the
+    profile over-predicted every small Indian Pines network). A network whose reference median exceeds
+    ``SLOW_PHASE`` × the fastest reference window so far (``speed["fast_ms"]``) is therefore profiled again
+    after the others, up to ``PHASE_RETRIES`` times, and the attempt of the fastest phase is kept
+    (``attempts`` in its record); its kernels' times are then scaled by ``speed["anchor_ms"]`` / its
+    reference median (``record_kernels``) to state every sample at the anchor's speed — the first call's
+    fastest accepted phase.
     """
     import time
 
@@ -374,42 +372,31 @@ def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: in
         progress.start("kernels", "profiling kernels in situ", len(items))
     records = []
     for item, x in zip(items, inputs):
-        records.append({**profile_one(item, x), "attempts": 1})
+        records.append(profile_one(item, x))
+        records[-1]["attempts"] = 1
         if progress is not None:
             progress.advance("kernels")
-    if reference is not None:
-        # every network a second time, after all the others (another moment, often another phase), and a third
-        # time where the two disagree or both ran in a slow phase; the attempt the network itself ran fastest is
-        # kept (each attempt is one phase: a mixture of phases inside one attempt is rare at 20 runs)
-        sums: list[list[float]] = [[profiled_us(record)] for record in records]
-        for attempt in range(2, 2 + PHASE_RETRIES):
-            again = [i for i, record in enumerate(records)
-                     if attempt == 2 or (max(sums[i]) > (1 + PASSES_AGREE) * min(sums[i]))
-                     or record["reference_ms"] > SLOW_PHASE * speed["fast_ms"]]
-            for index in again:
-                record = profile_one(items[index], inputs[index])
-                sums[index].append(profiled_us(record))
-                record["attempts"] = attempt
-                if sums[index][-1] < min(sums[index][:-1]):
-                    records[index] = record
-                else:
-                    records[index]["attempts"] = attempt
-        for record, totals in zip(records, sums):
-            record["attempt_us"] = [round(t, 1) for t in totals]
+
+    def slow(record: dict) -> bool:
+        return record["reference_ms"] > SLOW_PHASE * speed["fast_ms"]
+
+    for _ in range(PHASE_RETRIES if reference is not None else 0):
+        again = [index for index, record in enumerate(records) if slow(record)]
+        for index in again:
+            record = profile_one(items[index], inputs[index])
+            record["attempts"] = records[index]["attempts"] + 1
+            if record["reference_ms"] < records[index]["reference_ms"]:
+                records[index] = record
+            else:
+                records[index]["attempts"] = record["attempts"]
     if speed is not None and records:
-        speed.setdefault("anchor_ms", float(min(r["reference_ms"] for r in records)))
+        accepted = [r["reference_ms"] for r in records if not slow(r)] or [r["reference_ms"] for r in records]
+        speed.setdefault("anchor_ms", float(min(accepted)))
         for record in records:
             record["speed"] = speed["anchor_ms"] / record["reference_ms"]
     if progress is not None:
         progress.finish("kernels")
     return records
-
-
-def profiled_us(record: dict) -> float:
-    """Σ of a profiled network record's kernel times (µs), as profiled."""
-    if "nodes" in record:
-        return float(sum(node["us"] for node in record["nodes"]["nodes"].values()))
-    return float(sum(kernel["us"] for kernel in record["kernels"]))
 
 
 def time_networks(folder: Path, items: list[dict], threads: int, timing, progress=None,
