@@ -299,11 +299,6 @@ def prepare_runtime_graphs(folder: Path, items: list[dict], runtime: str, precis
 
 #: runs of the reference graph timed just before and just after each network's kernel profile
 REFERENCE_RUNS = 15
-#: a network profiled while the reference graph ran more than this much slower than the fastest reference
-#: window seen so far is profiled again (later, after the other networks): see ``profile_kernels``
-SLOW_PHASE = 1.10
-#: how often a network profiled in a slow phase is profiled again (the attempt in the fastest phase is kept)
-PHASE_RETRIES = 2
 
 
 def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: int = 20, progress=None,
@@ -316,17 +311,12 @@ def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: in
     by ``_runtime_kernels.profile_graph`` from the item's ``run_file``.
 
     ``speed`` (a dict shared by every call of one profile): each network's kernel profile is bracketed by
-    ``REFERENCE_RUNS`` runs of the timing reference graph (``compactrs.cost._measure``). A VM runs everything
-    1.3–1.7× slower for seconds at a time with nothing else running, and such a phase does not slow every
-    kernel alike: on the AMD development VM the reference graph (three 16-channel 3×3 convolutions at 16²) ran
-    1.25–1.4× slower in the slow phases while a searched Indian Pines network of 138 kernels at ≤ 9² ran
-    1.5–1.65× slower, so scaling by the reference alone left its small kernels' samples ~20–30 % high (and the
-    profile over-predicted every small Indian Pines network). A network whose reference median exceeds
-    ``SLOW_PHASE`` × the fastest reference window so far (``speed["fast_ms"]``) is therefore profiled again
-    after the others, up to ``PHASE_RETRIES`` times, and the attempt of the fastest phase is kept
-    (``attempts`` in its record); its kernels' times are then scaled by ``speed["anchor_ms"]`` / its
-    reference median (``record_kernels``) to state every sample at the anchor's speed — the first call's
-    fastest accepted phase.
+    ``REFERENCE_RUNS`` runs of the timing reference graph (``compactrs.cost._measure``), and its kernels'
+    times are later scaled by ``speed["anchor_ms"]`` / the reference's median around it (``record_kernels``):
+    a VM that runs everything 2–4× slower for seconds at a time would otherwise put its phase into every
+    kernel sample of the networks profiled then. (It did not narrow the spread of end-to-end ÷ kernel-sum
+    ratios across networks on the development VM — 0.32–1.1 before, 0.35–1.43 after: that spread is the
+    network model's, see BENCHMARKS.md.) The anchor is the first call's median reference time.
     """
     import time
 
@@ -350,48 +340,28 @@ def profile_kernels(folder: Path, items: list[dict], threads: int, node_runs: in
             times.append((time.perf_counter() - start) * 1e3)
         return times
 
-    def profile_one(item: dict, x: np.ndarray) -> dict:
+    rng = np.random.default_rng(0)
+    records = []
+    if progress is not None:
+        progress.start("kernels", "profiling kernels in situ", len(items))
+    for item in items:
         around = reference_ms() if reference is not None else []
         if runtime != "onnxruntime" or precision != "fp32":
             kernels = profile_graph(folder / item.get("run_file", item["file"]), folder / item["file"],
                                     item["input_shape"], runtime, precision, threads, 5, node_runs, folder)
-            record = {"file": item["file"], "kernels": kernels}
+            records.append({"file": item["file"], "kernels": kernels})
         else:
+            x = rng.standard_normal(tuple(item["input_shape"])).astype(np.float32)
             optimized = item["file"].replace(".onnx", ".opt.onnx")
             nodes = profile_nodes(folder / item["file"], x, threads, warmup=5, runs=node_runs,
                                   optimized_path=folder / optimized)
-            record = {"file": item["file"], "nodes": nodes, "optimized": optimized}
+            records.append({"file": item["file"], "nodes": nodes, "optimized": optimized})
         if reference is not None:
-            record["reference_ms"] = float(np.median(around + reference_ms()))
-            speed["fast_ms"] = min(speed.get("fast_ms", np.inf), record["reference_ms"])
-        return record
-
-    rng = np.random.default_rng(0)
-    inputs = [rng.standard_normal(tuple(item["input_shape"])).astype(np.float32) for item in items]
-    if progress is not None:
-        progress.start("kernels", "profiling kernels in situ", len(items))
-    records = []
-    for item, x in zip(items, inputs):
-        records.append(profile_one(item, x))
-        records[-1]["attempts"] = 1
+            records[-1]["reference_ms"] = float(np.median(around + reference_ms()))
         if progress is not None:
             progress.advance("kernels")
-
-    def slow(record: dict) -> bool:
-        return record["reference_ms"] > SLOW_PHASE * speed["fast_ms"]
-
-    for _ in range(PHASE_RETRIES if reference is not None else 0):
-        again = [index for index, record in enumerate(records) if slow(record)]
-        for index in again:
-            record = profile_one(items[index], inputs[index])
-            record["attempts"] = records[index]["attempts"] + 1
-            if record["reference_ms"] < records[index]["reference_ms"]:
-                records[index] = record
-            else:
-                records[index]["attempts"] = record["attempts"]
     if speed is not None and records:
-        accepted = [r["reference_ms"] for r in records if not slow(r)] or [r["reference_ms"] for r in records]
-        speed.setdefault("anchor_ms", float(min(accepted)))
+        speed.setdefault("anchor_ms", float(np.median([r["reference_ms"] for r in records])))
         for record in records:
             record["speed"] = speed["anchor_ms"] / record["reference_ms"]
     if progress is not None:

@@ -189,20 +189,10 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
         data["kernels"]["coverage"] = coverage
         if speed:
             factors = [record["speed"] for record in records]
-            slow = [record for record in records if record["reference_ms"] > kb.SLOW_PHASE * speed["fast_ms"]]
             data["kernels"]["machine_speed"] = {
-                "anchor_ms": speed["anchor_ms"], "fast_ms": speed["fast_ms"], "factor_min": min(factors),
-                "factor_max": max(factors), "slow_phase": kb.SLOW_PHASE,
-                "profiled_again": sum(record.get("attempts", 1) > 1 for record in records),
-                "kept_slow": len(slow),
-                "note": f"a network profiled while the reference graph ran > {kb.SLOW_PHASE}× slower than its fastest "
-                        f"window (fast_ms) was profiled again, up to {kb.PHASE_RETRIES} times, keeping the fastest "
-                        "phase (kept_slow: still slower after that); each network's kernel times × anchor_ms / the "
-                        "reference graph's median timed around its profile"}
-            if slow:
-                log(f"{len(slow)} of {len(records)} networks were profiled in a slow phase of the machine "
-                    f"{kb.PHASE_RETRIES + 1} times (reference > {kb.SLOW_PHASE}× its fastest window); their kernel "
-                    "times are scaled by the reference")
+                "anchor_ms": speed["anchor_ms"], "factor_min": min(factors), "factor_max": max(factors),
+                "note": "each network's kernel times × anchor_ms / the reference graph's median timed around its "
+                        "profile: the machine's phase while it was profiled, normalised away"}
         profile = KernelProfile(data, str(out))
         if val_items:
             predicted = predict_items(profile, folder, val_items)
