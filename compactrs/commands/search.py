@@ -66,6 +66,10 @@ class _StderrLines(Progress):
               help="runtime the network will run in: --profile must have measured it [default: the profile's]")
 @click.option("--precision", type=click.Choice(["fp32", "int8"]), default=None,
               help="precision the network will run in: --profile must have measured it [default: the profile's]")
+@click.option("--measured-landing/--no-measured-landing", default=None,
+              help="land the derived network's width on onnxruntime times measured here (the widest even width at or "
+                   "under the --latency-target) [default: when --profile describes this machine's CPU in onnxruntime "
+                   "FP32 and the latency target is the only budget]")
 @click.option("--ops", default="rs", show_default=True,
               help="candidate ops: gdas (8 GDAS ops), rs (GDAS + multiscale attention ms_att_3/5/7), mobile (rs + conv_3x3 "
                    "and MBConv e3/e6 k3/k5 with and without SE), all, or a comma list. A --latency-target needs a profile "
@@ -97,7 +101,7 @@ class _StderrLines(Progress):
 @seed_option()
 @threads_option()
 @json_option()
-def command(data, flops_target, tolerance, latency_target, profile, runtime, precision, ops, epochs, retrain_epochs, init_channels,
+def command(data, flops_target, tolerance, latency_target, profile, runtime, precision, measured_landing, ops, epochs, retrain_epochs, init_channels,
             stem_stride, stem, max_depth, batch_size, loss, label_smoothing, w_lr, arch_lr, baselines, out, resume, overwrite, seed,
             threads, as_json):
     """Search a compact cell network that lands on a FLOP budget, retrain it and write a run directory.
@@ -117,7 +121,7 @@ def command(data, flops_target, tolerance, latency_target, profile, runtime, pre
     if resume and out is None:
         raise ConfigError("--resume needs the --out directory of the interrupted search")
     config = SearchConfig(flops_target=flops_target, tolerance=tolerance, latency_target_ms=latency_target, profile=profile,
-                          runtime=runtime, precision=precision, ops=ops, epochs=epochs, retrain_epochs=retrain_epochs,
+                          runtime=runtime, precision=precision, measured_landing=measured_landing, ops=ops, epochs=epochs, retrain_epochs=retrain_epochs,
                           init_channels=init_channels, stem_stride=None if stem_stride == "auto" else int(stem_stride), stem=stem,
                           max_depth=max_depth,
                           initial_depth=min(3, max_depth), batch_size=batch_size, loss=loss, label_smoothing=label_smoothing,

@@ -15,7 +15,7 @@ from pathlib import Path
 from compactrs._io import write_json
 from compactrs._progress import Progress
 from compactrs.data import Dataset, load_dataset
-from compactrs.errors import ConfigError, DataError
+from compactrs.errors import ArtifactError, ConfigError, DataError
 from compactrs.models import arch_of, build_model
 from compactrs.nas.baselines import load_baselines
 from compactrs.nas.config import SearchConfig
@@ -138,6 +138,7 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
         profile = load_profile(config.profile)
     if profile is not None:
         _check_profile_target(profile, config)
+    landing_note = _measured_landing_note(profile, config)
     budgets = []
     if config.flops_target is not None:
         budgets.append(Budget("macs", float(config.flops_target), config.tolerance))
@@ -156,12 +157,56 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
         return {"rank": world.rank, "genotype": outcome.genotype}
 
     fit = fit_budget(space, budgets, outcome.genotype, width)
+    landing = None
+    if landing_note is None:
+        fit, landing = _land_by_measurement(fit, budgets[0], space, dataset, config)
+    else:
+        landing = {"applied": False, "message": landing_note}
     engine.log.line(fit.message)
     progress.log(fit.message)
     report = _retrain(dataset, config, fit, out, overwrite or resume, progress, budgets, outcome, width, width_message, world)
+    if landing is not None:
+        report.setdefault("latency_ms", {})["landing"] = landing
     _finish_run(out, work_dir, report, dataset, config, fit, outcome, space, profile, baselines, width)
     report["total_seconds"] = time.perf_counter() - started
     return report
+
+
+def _measured_landing_note(profile, config: SearchConfig) -> str | None:
+    """None when the derived width is to be landed on times measured here; else why not (a ConfigError, before
+    any training, when --measured-landing was asked for and cannot apply)."""
+    from compactrs.deploy.machine import cpu_model
+    from compactrs.nas.landing import measured_landing_applies
+
+    if config.latency_target_ms is None or config.measured_landing is False:
+        return "measured landing off (--no-measured-landing)" if config.latency_target_ms is not None else "no latency target"
+    if config.flops_target is not None:
+        return "a MAC budget beside the latency target: the width is landed on the profile's prediction"
+    applies, why = measured_landing_applies(profile, cpu_model())
+    if not applies and config.measured_landing:
+        raise ConfigError(f"--measured-landing: {why}; search on the machine the profile describes, or drop the option")
+    return None if applies else why
+
+
+def _land_by_measurement(fit, budget, space, dataset, config: SearchConfig):
+    """``compactrs.nas.landing.land_by_measurement`` with the report's own timing (onnxruntime, 1 thread, batch 1)."""
+    from compactrs.nas.derive import measure_macs
+    from compactrs.nas.landing import land_by_measurement
+
+    shape = (dataset.in_bands, *dataset.input_size)
+
+    def measure(genotype: dict, width: int) -> tuple[float, bool]:
+        arch = arch_of("cellnet", dataset.in_bands, dataset.num_classes, genotype=genotype, init_channels=width,
+                       stem_multiplier=config.stem_multiplier)
+        entry = measure_latency(build_model(arch), shape, "onnxruntime", (1,), threads=1)["onnxruntime_cpu_b1"]
+        if "error" in entry:
+            raise ArtifactError(f"timing the derived network at init_channels {width} failed: {entry['error']}")
+        return entry["median_ms"], bool((entry.get("conditions") or {}).get("contended"))
+
+    fit, record = land_by_measurement(fit, budget, space.min_width, measure)
+    fit.costs["macs"] = measure_macs(fit.genotype, space.in_bands, space.input_size, space.num_classes,
+                                     fit.init_channels, space.stem_multiplier)
+    return fit, {"applied": True, **record}
 
 
 def _check_stem(config: SearchConfig, dataset: Dataset) -> None:

@@ -29,6 +29,10 @@ class SearchConfig:
         latency_target_ms, profile: expected-latency budget and the latency profile JSON that prices it.
         runtime, precision: the runtime (onnxruntime | openvino) and precision (fp32 | int8) the network will
             run in; the profile must have measured them (None: whatever the profile measured).
+        measured_landing: land the derived network's width on onnxruntime times measured here
+            (``compactrs.nas.landing``); None = when the profile describes this machine (same CPU, onnxruntime
+            FP32) and the latency target is the only budget; True = required (refused before the search where
+            it cannot apply); False = the profile's prediction only.
         ops: op names of the search space (resolved from gdas | rs | mobile | all | comma list; default rs).
         init_channels, stem_multiplier, blocks, max_depth, initial_depth: the CellNet backbone (paper: 16, 1,
             3 blocks, δmax = 5, initial depth 3).
@@ -58,6 +62,7 @@ class SearchConfig:
     profile: str | None = None
     runtime: str | None = None
     precision: str | None = None
+    measured_landing: bool | None = None
     ops: tuple = ()
     init_channels: int = 16
     stem: str = "conv"
@@ -104,6 +109,9 @@ class SearchConfig:
         if (self.latency_target_ms is None) != (self.profile is None):
             raise ConfigError("--latency-target and --profile go together: the profile is what predicts latency "
                               "(make one with 'compactrs profile')")
+        if self.measured_landing and (self.latency_target_ms is None or self.flops_target is not None):
+            raise ConfigError("--measured-landing times the derived network against a --latency-target alone; pass "
+                              "--latency-target and --profile without --flops-target, or drop --measured-landing")
         if (self.runtime is not None or self.precision is not None) and self.profile is None:
             raise ConfigError("--runtime / --precision name what the --profile must have measured; pass them with "
                               "--latency-target and --profile (or leave them out)")

@@ -73,6 +73,7 @@ def test_search_with_a_latency_target(tmp_path, capsys):
 
     profile = TinyTestLatencyTable()
     profile.data = {"device": {"cpu": "Made-up CPU 9000"}}  # a profile measured on another machine
+    profile.runtime, profile.precision = "onnxruntime", "fp32"
     space = BudgetSpace(10, 8, 6, OPS, max_depth=2, profile=profile)
     low, high = space.extremes("latency_ms", 4)
     target = low + 0.5 * (high - low)
@@ -93,6 +94,63 @@ def test_search_with_a_latency_target(tmp_path, capsys):
     assert (report["latency_ms"]["predicted"]["profile_cpu"], report["machine"]["cpu"]) == ("Made-up CPU 9000", here)
     print_search_report(report)
     assert f"the profile was measured on 'Made-up CPU 9000', this machine is '{here}'" in capsys.readouterr().out
+    # a profile of another machine: the width stays the one its prediction chose
+    landing = report["latency_ms"]["landing"]
+    assert landing["applied"] is False and "Made-up CPU 9000" in landing["message"]
+
+
+class ThisMachineTable(TinyTestLatencyTable):
+    """The same made-up table, claiming to be an onnxruntime FP32 profile of this machine."""
+
+    runtime, precision = "onnxruntime", "fp32"
+
+    def __init__(self):
+        from compactrs.deploy.machine import cpu_model
+
+        self.data = {"device": {"cpu": cpu_model()}}
+
+
+def test_a_profile_of_this_machine_lands_the_width_on_measured_times(tmp_path):
+    profile = ThisMachineTable()
+    space = BudgetSpace(10, 8, 6, OPS, max_depth=2, profile=profile)
+    low, high = space.extremes("latency_ms", 4)
+    target = low + 0.5 * (high - low)
+    report = search(SPEC, out=tmp_path / "run", latency_target_ms=target, profile="this-machine", latency_profile=profile,
+                    epochs=1, retrain_epochs=0, batch_size=6, max_depth=2, initial_depth=1, init_channels=4,
+                    ops=",".join(OPS), threads=1)
+    landing = report["latency_ms"]["landing"]
+    assert landing["applied"] is True
+    times = {int(w): ms for w, ms in landing["widths"].items()}
+    widths = sorted(times)
+    assert landing["predicted_width"] in times and all(w % 2 == 0 for w in widths)
+    # the widest timed width at or under the target is kept (else the fastest), and the run is that width
+    under = [w for w in widths if times[w] <= target]
+    assert landing["chosen"] == (max(under) if under else min(times, key=times.get)) == report["init_channels"]
+    assert landing["landed"] == (target * 0.9 <= times[landing["chosen"]] <= target) == report["target"]["met"]
+    assert "measured here" in report["target"]["message"] or "MISSED the measured band" in report["target"]["message"]
+
+
+def test_measured_landing_walks_to_the_widest_width_under_the_target():
+    from compactrs.nas.derive import Budget, BudgetFit
+    from compactrs.nas.landing import MAX_MEASURED, land_by_measurement
+
+    def fit(width):
+        return BudgetFit({"depths": [1]}, width, {"latency_ms": 1.0}, True, False, "predicted", {})
+
+    def linear(genotype, width):  # 0.1 ms per channel
+        return 0.1 * width, False
+
+    budget = Budget("latency_ms", 1.5, 0.1)  # band [1.35, 1.5]: width 14 (1.4 ms) only
+    for start in (8, 14, 20, 30):
+        landed, record = land_by_measurement(fit(start), budget, 4, linear)
+        assert (landed.init_channels, landed.met, record["landed"]) == (14, True, True)
+        assert landed.costs["latency_ms"] == pytest.approx(1.4) and len(record["widths"]) <= MAX_MEASURED
+    # a band no even width reaches: the widest width under the target is kept and the miss is said
+    landed, record = land_by_measurement(fit(8), Budget("latency_ms", 1.05, 0.01), 4, linear)
+    assert (landed.init_channels, landed.met) == (10, False) and record["message"].startswith("MISSED")
+    # a busy machine is said
+    landed, record = land_by_measurement(fit(14), budget, 4, lambda g, w: (0.1 * w, True))
+    assert record["contended"] and "busy" in landed.message
 
 
 def test_latency_budget_only_uses_widths_the_profile_measured():

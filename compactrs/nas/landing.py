@@ -1,0 +1,107 @@
+"""Land a latency-target search on the time measured here, not only on the profile's prediction.
+
+A latency profile predicts a network within about ±10 % on the machine it describes, as well as that machine
+re-times itself (BENCHMARKS.md), but a searched network is one draw from the tails too: searched networks are
+one kind of op almost everywhere, and the profile missed some by 20–80 % (the small Indian Pines ones most).
+When the search runs on the machine its profile describes (the same CPU, onnxruntime FP32: what a search
+report measures), the derived genotype is therefore timed at its predicted width and at neighbouring even
+widths, and the widest one whose *measured* time is at or under the target is kept — the step MnasNet and
+ProxylessNAS take by measuring on the device. Latency depends on the graph, not on the weights, so untrained
+networks are timed; the same export and timing loop then measures the retrained network for the report.
+
+Elsewhere (a profile of another device, an OpenVINO or INT8 profile) the prediction stands, and the report
+says so.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable
+
+from compactrs.nas.derive import MAX_WIDTH, Budget, BudgetFit, within_band
+
+#: widths timed at most while walking towards the band (each is an export plus about a second of timing)
+MAX_MEASURED = 8
+
+
+def measured_landing_applies(profile, machine_cpu: str | None) -> tuple[bool, str]:
+    """Whether the derived network can be landed on a measurement here, and why (not)."""
+    device = getattr(profile, "data", {}).get("device")
+    profile_cpu = device.get("cpu") if isinstance(device, dict) else None
+    runtime = getattr(profile, "runtime", "onnxruntime")
+    precision = getattr(profile, "precision", "fp32")
+    if (runtime, precision) != ("onnxruntime", "fp32"):
+        return False, f"the profile describes {runtime} {precision}; the width is landed on its prediction"
+    if not profile_cpu or profile_cpu != machine_cpu:
+        return False, (f"the profile was measured on '{profile_cpu}', this machine is '{machine_cpu}': the width is "
+                       "landed on the profile's prediction (a time measured here says little about that device)")
+    return True, "the profile describes this machine: the width is landed on onnxruntime times measured here"
+
+
+def land_by_measurement(fit: BudgetFit, budget: Budget, min_width: int,
+                        measure: Callable[[dict, int], tuple[float, bool]]) -> tuple[BudgetFit, dict]:
+    """Re-choose ``fit``'s width so the network's *measured* latency lands in ``budget``'s band.
+
+    Args:
+        fit: the prediction-based fit (its genotype and width are the starting point).
+        budget: the latency budget (``kind == "latency_ms"``).
+        min_width: the narrowest width allowed.
+        measure: ``(genotype, width) -> (median ms, contended)``: one timing of the untrained network.
+
+    Returns:
+        The fit at the chosen width (``costs["latency_ms"]``: its measured time; ``met``: whether that lands in
+        the band) and a record ``{"widths": {width: ms}, "predicted_width", "chosen", "landed", "contended",
+        "message"}``.
+    """
+    genotype, width = fit.genotype, fit.init_channels
+    times: dict[int, float] = {}
+    contended = False
+
+    def timed(w: int) -> float:
+        nonlocal contended
+        if w not in times:
+            ms, busy = measure(genotype, w)
+            times[w] = float(ms)
+            contended = contended or bool(busy)
+        return times[w]
+
+    target = budget.target
+    w = width
+    if not within_band(timed(w), target, budget.tolerance):
+        # one jump to where the band's middle would be if time grew as width^1.5 (between a launch-bound
+        # network's ~linear growth and a MAC-bound one's quadratic), then even steps from there
+        middle = target * (1 - budget.tolerance / 2)
+        guess = int(round(w * (middle / times[w]) ** (1 / 1.5) / 2)) * 2
+        guess = min(max(guess, min_width), MAX_WIDTH)
+        if abs(guess - w) > 2:
+            timed(guess)
+            w = guess
+    step = -2 if times[w] > target else 2
+    while not within_band(times[w], target, budget.tolerance) and len(times) < MAX_MEASURED:
+        nxt = w + step
+        if not min_width <= nxt <= MAX_WIDTH:
+            break
+        timed(nxt)
+        w = nxt
+        if step < 0 and times[w] <= target:  # came down under the target: the widest width under it is found
+            break
+        if step > 0 and times[w] > target:  # went over it: the width before was the widest under it
+            break
+    under = [v for v in times if times[v] <= target]
+    chosen = max(under) if under else min(times, key=lambda v: times[v])
+    landed = within_band(times[chosen], target, budget.tolerance)
+    shown = ", ".join(f"{v}: {times[v]:.3f} ms" for v in sorted(times))
+    if landed:
+        message = (f"measured here (onnxruntime, 1 thread, batch 1, untrained weights): init_channels {chosen} runs "
+                   f"in {times[chosen]:.3f} ms, inside {budget.band()} (timed {shown})")
+    else:
+        message = (f"MISSED the measured band {budget.band()}: no even width lands on this machine (timed {shown}); "
+                   f"kept init_channels {chosen}")
+    if contended:
+        message += "; WARNING: the machine was busy while timing, these times may be high"
+    costs = {**fit.costs, "latency_ms": times[chosen]}
+    changed = chosen != width
+    new_fit = replace(fit, init_channels=chosen, costs=costs, met=landed, adjusted=fit.adjusted or changed,
+                      message=f"{fit.message}; {message}")
+    record = {"widths": {str(v): times[v] for v in sorted(times)}, "predicted_width": width, "chosen": chosen,
+              "landed": landed, "contended": contended, "message": message}
+    return new_fit, record
