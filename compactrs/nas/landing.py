@@ -7,7 +7,9 @@ When the search runs on the machine its profile describes (the same CPU, onnxrun
 report measures), the derived genotype is therefore timed at its predicted width and at neighbouring even
 widths, and the widest one whose *measured* time is at or under the target is kept — the step MnasNet and
 ProxylessNAS take by measuring on the device. Latency depends on the graph, not on the weights, so untrained
-networks are timed; the same export and timing loop then measures the retrained network for the report.
+networks are timed (``compactrs.nas.api``: each call paired with the fixed reference graph and the median stated
+at the profile's machine speed, since the development VM runs everything 1.3–2× slower for seconds at a time);
+the retrained network is then timed the same way for the report.
 
 Elsewhere (a profile of another device, an OpenVINO or INT8 profile) the prediction stands, and the report
 says so.
@@ -91,8 +93,8 @@ def land_by_measurement(fit: BudgetFit, budget: Budget, min_width: int,
     landed = within_band(times[chosen], target, budget.tolerance)
     shown = ", ".join(f"{v}: {times[v]:.3f} ms" for v in sorted(times))
     if landed:
-        message = (f"measured here (onnxruntime, 1 thread, batch 1, untrained weights): init_channels {chosen} runs "
-                   f"in {times[chosen]:.3f} ms, inside {budget.band()} (timed {shown})")
+        message = (f"measured here: init_channels {chosen} runs in {times[chosen]:.3f} ms, inside {budget.band()} "
+                   f"(timed {shown})")
     else:
         message = (f"MISSED the measured band {budget.band()}: no even width lands on this machine (timed {shown}); "
                    f"kept init_channels {chosen}")

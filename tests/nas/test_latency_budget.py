@@ -107,7 +107,9 @@ class ThisMachineTable(TinyTestLatencyTable):
     def __init__(self):
         from compactrs.deploy.machine import cpu_model
 
-        self.data = {"device": {"cpu": cpu_model()}}
+        # the reference graph's median while the profile was timed: landing times are stated at that speed
+        self.data = {"device": {"cpu": cpu_model()},
+                     "measurement": {"machine_state": {"reference": {"median_ms": 0.05}}}}
 
 
 def test_a_profile_of_this_machine_lands_the_width_on_measured_times(tmp_path):
@@ -128,6 +130,10 @@ def test_a_profile_of_this_machine_lands_the_width_on_measured_times(tmp_path):
     assert landing["chosen"] == (max(under) if under else min(times, key=times.get)) == report["init_channels"]
     assert landing["landed"] == (target * 0.9 <= times[landing["chosen"]] <= target) == report["target"]["met"]
     assert "measured here" in report["target"]["message"] or "MISSED the measured band" in report["target"]["message"]
+    # each width was timed beside the reference graph and stated at the profile's machine speed; the retrained
+    # network was timed the same way
+    assert set(landing["raw_ms"]) == set(landing["widths"]) and all(v > 0 for v in landing["raw_ms"].values())
+    assert "0.0500 ms" in landing["timing"] and landing["trained_ms"] > 0 and landing["trained_raw_ms"] > 0
 
 
 def test_measured_landing_walks_to_the_widest_width_under_the_target():
