@@ -159,10 +159,10 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
         return {"rank": world.rank, "genotype": outcome.genotype}
 
     fit = fit_budget(space, budgets, outcome.genotype, width)
-    timer = None
-    if landing_note is None:
+    landing, timer = None, None
+    if config.latency_target_ms is not None and landing_note is None:
         fit, landing, timer = _land_by_measurement(fit, budgets[0], space, dataset, config, profile)
-    else:
+    elif config.latency_target_ms is not None:
         landing = {"applied": False, "message": landing_note}
     engine.log.line(fit.message)
     progress.log(fit.message)
@@ -171,7 +171,8 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
         from compactrs.training.checkpoint import load_checkpoint
 
         landing["trained_ms"], landing["trained_contended"], landing["trained_raw_ms"] = timer(load_checkpoint(out)[0])
-    report.setdefault("latency_ms", {})["landing"] = landing
+    if landing is not None:
+        report.setdefault("latency_ms", {})["landing"] = landing
     _finish_run(out, work_dir, report, dataset, config, fit, outcome, space, profile, baselines, width)
     report["total_seconds"] = time.perf_counter() - started
     return report
@@ -183,8 +184,10 @@ def _measured_landing_note(profile, config: SearchConfig) -> str | None:
     from compactrs.deploy.machine import cpu_model
     from compactrs.nas.landing import measured_landing_applies
 
-    if config.latency_target_ms is None or config.measured_landing is False:
-        return "measured landing off (--no-measured-landing)" if config.latency_target_ms is not None else "no latency target"
+    if config.latency_target_ms is None:
+        return "no latency target"
+    if config.measured_landing is False:
+        return "measured landing off (--no-measured-landing): the width is landed on the profile's prediction"
     if config.flops_target is not None:
         return "a MAC budget beside the latency target: the width is landed on the profile's prediction"
     applies, why = measured_landing_applies(profile, cpu_model())

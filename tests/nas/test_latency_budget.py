@@ -247,3 +247,20 @@ def test_search_width_stops_at_the_nearest_covered_width_that_holds_the_band():
     widths_priced = {key[1] for key in set(space._tables) - built if key[0] == "latency_ms"}
     assert width == 14
     assert widths_priced <= {16, 14}  # not all 14 covered widths (each a latency table)
+
+
+def test_measured_landing_is_refused_before_training_where_it_cannot_apply(tmp_path, capsys):
+    from compactrs.cli import main
+    from compactrs.errors import ConfigError
+
+    code = main(["search", "--data", SPEC, "--flops-target", "5M", "--measured-landing", "--out", str(tmp_path / "macs")])
+    err = capsys.readouterr().err
+    assert code != 0 and "--measured-landing times the derived network against a --latency-target" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1 and not (tmp_path / "macs").exists()
+    profile = TinyTestLatencyTable()
+    profile.data = {"device": {"cpu": "Made-up CPU 9000"}}
+    profile.runtime, profile.precision = "onnxruntime", "fp32"
+    with pytest.raises(ConfigError, match="--measured-landing: the profile was measured on 'Made-up CPU 9000'"):
+        search(SPEC, out=tmp_path / "other", latency_target_ms=0.5, profile="tiny", latency_profile=profile,
+               measured_landing=True, epochs=1, retrain_epochs=0, ops=",".join(OPS), threads=1)
+    assert not (tmp_path / "other").exists() and not (tmp_path / "other.search").exists()
