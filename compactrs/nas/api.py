@@ -251,7 +251,7 @@ def _land_by_measurement(fit, budget, space, dataset, config: SearchConfig, prof
         ms, busy, raw[str(width)] = timer(build_model(arch))
         return ms, busy
 
-    fit, record = land_by_measurement(fit, budget, space.min_width, measure)
+    fit, record = land_by_measurement(fit, budget, space.min_width, measure, space.max_depth)
     fit.costs["macs"] = measure_macs(fit.genotype, space.in_bands, space.input_size, space.num_classes,
                                      fit.init_channels, space.stem_multiplier)
     timing = ("onnxruntime, 1 thread, batch 1, untrained weights, each call paired with the reference graph: median × "

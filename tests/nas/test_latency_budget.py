@@ -128,7 +128,9 @@ def test_a_profile_of_this_machine_lands_the_width_on_measured_times(tmp_path):
     # the timed width whose time is the largest at or under the target is kept (else the fastest): the run's width
     under = [w for w in widths if times[w] <= target]
     assert landing["chosen"] == (max(under, key=times.get) if under else min(times, key=times.get)) == report["init_channels"]
-    assert landing["landed"] == (target * 0.9 <= times[landing["chosen"]] <= target) == report["target"]["met"]
+    kept_ms = landing["depths"][str(landing["chosen_depths"])]
+    assert landing["chosen_depths"] == report["genotype"]["depths"]
+    assert landing["landed"] == (target * 0.9 <= kept_ms <= target) == report["target"]["met"]
     assert "measured here" in report["target"]["message"] or "MISSED the measured band" in report["target"]["message"]
     # each width was timed beside the reference graph and stated at the profile's machine speed; the retrained
     # network was timed the same way
@@ -158,6 +160,17 @@ def test_measured_landing_keeps_the_width_nearest_under_the_target():
     bumpy = {w: 0.02 * w for w in range(4, 40, 2)} | {12: 0.30, 14: 0.349, 16: 0.242, 18: 0.463, 20: 0.52}
     landed, record = land_by_measurement(fit(16), Budget("latency_ms", 0.4, 0.1), 4, lambda g, w: (bumpy[w], False))
     assert landed.init_channels == 14 and record["widths"]["14"] == 0.349 and not landed.met
+    # widths that jump past the band (a whole NCHWc block): one block's depth fills the gap at the chosen width
+    def jumpy(genotype, width):
+        base = {14: 0.45, 16: 0.60, 18: 1.50}.get(width, 0.3 if width < 14 else 3.0)
+        return base + 0.15 * (sum(genotype["depths"]) - 3), False
+
+    start = BudgetFit({"depths": [1, 1, 1]}, 16, {"latency_ms": 0.7}, True, False, "predicted", {})
+    landed, record = land_by_measurement(start, Budget("latency_ms", 0.8, 0.1), 4, jumpy, max_depth=5)
+    assert (landed.init_channels, landed.genotype["depths"], landed.met) == (16, [2, 1, 1], True)
+    assert record["depths"]["[2, 1, 1]"] == pytest.approx(0.75) and "depths [2, 1, 1]" in record["message"]
+    without, _ = land_by_measurement(start, Budget("latency_ms", 0.8, 0.1), 4, jumpy)  # depths left alone
+    assert (without.genotype["depths"], without.met) == ([1, 1, 1], False)
     # a busy machine is said
     landed, record = land_by_measurement(fit(14), budget, 4, lambda g, w: (0.1 * w, True))
     assert record["contended"] and "busy" in landed.message
