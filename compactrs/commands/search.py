@@ -66,10 +66,10 @@ class _StderrLines(Progress):
               help="runtime the network will run in: --profile must have measured it [default: the profile's]")
 @click.option("--precision", type=click.Choice(["fp32", "int8"]), default=None,
               help="precision the network will run in: --profile must have measured it [default: the profile's]")
-@click.option("--measured-landing/--no-measured-landing", default=None,
-              help="land the derived network's width on onnxruntime times measured here (the even width whose time "
-                   "is the largest at or under the --latency-target) [default: when --profile describes this "
-                   "machine's CPU in onnxruntime FP32 and the latency target is the only budget]")
+@click.option("--measured-landing", is_flag=True,
+              help="land the derived network's width (then one block's depth) on onnxruntime times measured here, "
+                   "not on the profile's prediction: for a --latency-target alone, with a --profile of this "
+                   "machine's CPU in onnxruntime FP32; needs a quiet machine")
 @click.option("--ops", default="rs", show_default=True,
               help="candidate ops: gdas (8 GDAS ops), rs (GDAS + multiscale attention ms_att_3/5/7), mobile (rs + conv_3x3 "
                    "and MBConv e3/e6 k3/k5 with and without SE), all, or a comma list. A --latency-target needs a profile "

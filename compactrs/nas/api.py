@@ -179,21 +179,19 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
 
 
 def _measured_landing_note(profile, config: SearchConfig) -> str | None:
-    """None when the derived width is to be landed on times measured here; else why not (a ConfigError, before
-    any training, when --measured-landing was asked for and cannot apply)."""
+    """None when the derived width is to be landed on times measured here (--measured-landing); else why not. A
+    ConfigError, before any training, when it was asked for and cannot apply."""
     from compactrs.deploy.machine import cpu_model
     from compactrs.nas.landing import measured_landing_applies
 
     if config.latency_target_ms is None:
         return "no latency target"
-    if config.measured_landing is False:
-        return "measured landing off (--no-measured-landing): the width is landed on the profile's prediction"
-    if config.flops_target is not None:
-        return "a MAC budget beside the latency target: the width is landed on the profile's prediction"
+    if not config.measured_landing:
+        return "the width is landed on the profile's prediction (--measured-landing lands it on times measured here)"
     applies, why = measured_landing_applies(profile, cpu_model())
-    if not applies and config.measured_landing:
+    if not applies:
         raise ConfigError(f"--measured-landing: {why}; search on the machine the profile describes, or drop the option")
-    return None if applies else why
+    return None
 
 
 #: seconds of paired (network, reference graph) calls per width the measured landing times

@@ -29,10 +29,11 @@ class SearchConfig:
         latency_target_ms, profile: expected-latency budget and the latency profile JSON that prices it.
         runtime, precision: the runtime (onnxruntime | openvino) and precision (fp32 | int8) the network will
             run in; the profile must have measured them (None: whatever the profile measured).
-        measured_landing: land the derived network's width on onnxruntime times measured here
-            (``compactrs.nas.landing``); None = when the profile describes this machine (same CPU, onnxruntime
-            FP32) and the latency target is the only budget; True = required (refused before the search where
-            it cannot apply); False = the profile's prediction only.
+        measured_landing: land the derived network's width (then one block's depth) on onnxruntime times
+            measured here (``compactrs.nas.landing``) instead of the profile's prediction; only with a latency
+            target alone and a profile of this machine (same CPU, onnxruntime FP32), refused before the search
+            otherwise. Off by default: on the 2-vCPU development VM timings swing 1.5–3× within seconds, and
+            landing on them did not land better than the prediction (BENCHMARKS.md).
         ops: op names of the search space (resolved from gdas | rs | mobile | all | comma list; default rs).
         init_channels, stem_multiplier, blocks, max_depth, initial_depth: the CellNet backbone (paper: 16, 1,
             3 blocks, δmax = 5, initial depth 3).
@@ -62,7 +63,7 @@ class SearchConfig:
     profile: str | None = None
     runtime: str | None = None
     precision: str | None = None
-    measured_landing: bool | None = None
+    measured_landing: bool = False
     ops: tuple = ()
     init_channels: int = 16
     stem: str = "conv"

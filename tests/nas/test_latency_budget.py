@@ -95,8 +95,9 @@ def test_search_with_a_latency_target(tmp_path, capsys):
     print_search_report(report)
     assert f"the profile was measured on 'Made-up CPU 9000', this machine is '{here}'" in capsys.readouterr().out
     # a profile of another machine: the width stays the one its prediction chose
+    # without --measured-landing the width is the prediction's, and the report says how to land on measured time
     landing = report["latency_ms"]["landing"]
-    assert landing["applied"] is False and "Made-up CPU 9000" in landing["message"]
+    assert landing["applied"] is False and "--measured-landing" in landing["message"]
 
 
 class ThisMachineTable(TinyTestLatencyTable):
@@ -112,14 +113,14 @@ class ThisMachineTable(TinyTestLatencyTable):
                      "measurement": {"machine_state": {"reference": {"median_ms": 0.05}}}}
 
 
-def test_a_profile_of_this_machine_lands_the_width_on_measured_times(tmp_path):
+def test_measured_landing_with_a_profile_of_this_machine_lands_on_times_measured_here(tmp_path):
     profile = ThisMachineTable()
     space = BudgetSpace(10, 8, 6, OPS, max_depth=2, profile=profile)
     low, high = space.extremes("latency_ms", 4)
     target = low + 0.5 * (high - low)
     report = search(SPEC, out=tmp_path / "run", latency_target_ms=target, profile="this-machine", latency_profile=profile,
                     epochs=1, retrain_epochs=0, batch_size=6, max_depth=2, initial_depth=1, init_channels=4,
-                    ops=",".join(OPS), threads=1)
+                    ops=",".join(OPS), threads=1, measured_landing=True)
     landing = report["latency_ms"]["landing"]
     assert landing["applied"] is True
     times = {int(w): ms for w, ms in landing["widths"].items()}
