@@ -75,6 +75,8 @@ def parse_args(argv=None):
     p.add_argument("--landing-targets", default="", help="extra --latency-target searches (seed 0, short schedule) that "
                    "only check where the measured latency lands, e.g. 'ip=0.1ms,0.2ms;eurosat=0.5ms'")
     p.add_argument("--landing-epochs", type=int, default=3, help="search epochs of the landing searches (retrain: 1)")
+    p.add_argument("--measured-landing", action="store_true", help="landing searches land on times measured here "
+                   "(compactrs search --measured-landing; run them with --jobs 1 on a quiet machine)")
     p.add_argument("--ops", default="mobile", help="search space ops preset")
     p.add_argument("--epochs", default="ip=15;eurosat=10", help="training epochs of every baseline")
     p.add_argument("--search-epochs", default="ip=5;eurosat=3")
@@ -102,7 +104,7 @@ def plan(args) -> list[dict]:
             jobs.append(dict(dataset=ds, seed=seeds[0], kind="landing", name=f"landing-{target}", budget=target, cmd=[
                 "search", "--data", DATASETS[ds], "--latency-target", target, "--profile", str(Path(args.profile).resolve()),
                 "--ops", args.ops, "--epochs", str(args.landing_epochs), "--retrain-epochs", "1", "--seed", str(seeds[0]),
-                "--threads", "1", "--overwrite", "--json"]))
+                "--threads", "1", "--overwrite", "--json"] + (["--measured-landing"] if args.measured_landing else [])))
     for seed in seeds:
         for ds in names:
             spec, common = DATASETS[ds], ["--seed", str(seed), "--threads", "1", "--overwrite", "--json"]
