@@ -236,7 +236,7 @@ def _anchored_timer(anchor_ms: float | None, shape: tuple):
 
 def _land_by_measurement(fit, budget, space, dataset, config: SearchConfig, profile):
     """``compactrs.nas.landing.land_by_measurement``, each width timed by ``_anchored_timer``."""
-    from compactrs.nas.derive import measure_macs
+    from compactrs.nas.derive import MAX_WIDTH, measure_macs
     from compactrs.nas.landing import land_by_measurement
 
     anchor = _profile_anchor_ms(profile)
@@ -249,7 +249,9 @@ def _land_by_measurement(fit, budget, space, dataset, config: SearchConfig, prof
         ms, busy, raw[str(width)] = timer(build_model(arch))
         return ms, busy
 
-    fit, record = land_by_measurement(fit, budget, space.min_width, measure, space.max_depth)
+    covered = space.profile_widths([budget]) or (space.min_width, MAX_WIDTH)  # the report prices the result
+    fit, record = land_by_measurement(fit, budget, max(space.min_width, min(covered)), measure, space.max_depth,
+                                      max(covered))
     fit.costs["macs"] = measure_macs(fit.genotype, space.in_bands, space.input_size, space.num_classes,
                                      fit.init_channels, space.stem_multiplier)
     timing = ("onnxruntime, 1 thread, batch 1, untrained weights, each call paired with the reference graph: median × "

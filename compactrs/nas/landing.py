@@ -41,7 +41,7 @@ def measured_landing_applies(profile, machine_cpu: str | None) -> tuple[bool, st
 
 def land_by_measurement(fit: BudgetFit, budget: Budget, min_width: int,
                         measure: Callable[[dict, int], tuple[float, bool]],
-                        max_depth: int | None = None) -> tuple[BudgetFit, dict]:
+                        max_depth: int | None = None, max_width: int = MAX_WIDTH) -> tuple[BudgetFit, dict]:
     """Re-choose ``fit``'s width (then one block's depth) so the network's *measured* latency lands in the band.
 
     Widths first; where no even width lands (a searched Indian Pines network ran 0.60 ms at width 16 and 1.50 ms
@@ -51,7 +51,7 @@ def land_by_measurement(fit: BudgetFit, budget: Budget, min_width: int,
     Args:
         fit: the prediction-based fit (its genotype and width are the starting point).
         budget: the latency budget (``kind == "latency_ms"``).
-        min_width: the narrowest width allowed.
+        min_width, max_width: the widths allowed (those the profile covers: the report prices the result).
         measure: ``(genotype, width) -> (median ms, contended)``: one timing of the untrained network.
         max_depth: the deepest a block may be (None: depths are not changed).
 
@@ -79,14 +79,14 @@ def land_by_measurement(fit: BudgetFit, budget: Budget, min_width: int,
         # network's ~linear growth and a MAC-bound one's quadratic), then even steps from there
         middle = target * (1 - budget.tolerance / 2)
         guess = int(round(w * (middle / times[w]) ** (1 / 1.5) / 2)) * 2
-        guess = min(max(guess, min_width), MAX_WIDTH)
+        guess = min(max(guess, min_width), max_width)
         if abs(guess - w) > 2:
             timed(guess)
             w = guess
     step = -2 if times[w] > target else 2
     while not within_band(times[w], target, budget.tolerance) and len(times) < MAX_MEASURED:
         nxt = w + step
-        if not min_width <= nxt <= MAX_WIDTH:
+        if not min_width <= nxt <= max_width:
             break
         timed(nxt)
         w = nxt
@@ -104,7 +104,7 @@ def land_by_measurement(fit: BudgetFit, budget: Budget, min_width: int,
 
     # not landed: the untimed even neighbours of the best so far, while the budget of timings lasts
     while not within_band(times[best()], target, budget.tolerance) and len(times) < MAX_MEASURED:
-        around = [v for v in (best() - 2, best() + 2) if min_width <= v <= MAX_WIDTH and v not in times]
+        around = [v for v in (best() - 2, best() + 2) if min_width <= v <= max_width and v not in times]
         if not around:
             break
         timed(around[0])

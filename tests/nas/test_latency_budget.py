@@ -172,6 +172,9 @@ def test_measured_landing_keeps_the_width_nearest_under_the_target():
     assert record["depths"]["[2, 1, 1]"] == pytest.approx(0.75) and "depths [2, 1, 1]" in record["message"]
     without, _ = land_by_measurement(start, Budget("latency_ms", 0.8, 0.1), 4, jumpy)  # depths left alone
     assert (without.genotype["depths"], without.met) == ([1, 1, 1], False)
+    # never past the widths the profile covers (the report prices the result with it)
+    capped, record = land_by_measurement(fit(8), Budget("latency_ms", 5.0, 0.1), 4, linear, max_width=20)
+    assert capped.init_channels == 20 and max(map(int, record["widths"])) == 20 and not capped.met
     # a busy machine is said
     landed, record = land_by_measurement(fit(14), budget, 4, lambda g, w: (0.1 * w, True))
     assert record["contended"] and "busy" in landed.message
