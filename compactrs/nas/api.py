@@ -140,7 +140,8 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
         profile = load_profile(config.profile)
     if profile is not None:
         _check_profile_target(profile, config)
-    landing_note = _measured_landing_note(profile, config)
+    if config.measured_landing:
+        _check_measured_landing(profile)
     budgets = []
     if config.flops_target is not None:
         budgets.append(Budget("macs", float(config.flops_target), config.tolerance))
@@ -160,10 +161,11 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
 
     fit = fit_budget(space, budgets, outcome.genotype, width)
     landing, timer = None, None
-    if config.latency_target_ms is not None and landing_note is None:
+    if config.measured_landing:  # SearchConfig allows it with a latency target alone
         fit, landing, timer = _land_by_measurement(fit, budgets[0], space, dataset, config, profile)
     elif config.latency_target_ms is not None:
-        landing = {"applied": False, "message": landing_note}
+        landing = {"applied": False, "message": "the width is landed on the profile's prediction (--measured-landing "
+                                                "lands it on times measured here)"}
     engine.log.line(fit.message)
     progress.log(fit.message)
     report = _retrain(dataset, config, fit, out, overwrite or resume, progress, budgets, outcome, width, width_message, world)
@@ -178,20 +180,14 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
     return report
 
 
-def _measured_landing_note(profile, config: SearchConfig) -> str | None:
-    """None when the derived width is to be landed on times measured here (--measured-landing); else why not. A
-    ConfigError, before any training, when it was asked for and cannot apply."""
+def _check_measured_landing(profile) -> None:
+    """ConfigError, before any training, when --measured-landing cannot apply to this profile on this machine."""
     from compactrs.deploy.machine import cpu_model
     from compactrs.nas.landing import measured_landing_applies
 
-    if config.latency_target_ms is None:
-        return "no latency target"
-    if not config.measured_landing:
-        return "the width is landed on the profile's prediction (--measured-landing lands it on times measured here)"
     applies, why = measured_landing_applies(profile, cpu_model())
     if not applies:
         raise ConfigError(f"--measured-landing: {why}; search on the machine the profile describes, or drop the option")
-    return None
 
 
 #: seconds of paired (network, reference graph) calls per width the measured landing times
