@@ -78,6 +78,10 @@ def parse_args(argv=None):
     p.add_argument("--measured-landing", action="store_true", help="landing searches land on times measured here "
                    "(compactrs search --measured-landing; run them with --jobs 1 on a quiet machine)")
     p.add_argument("--ops", default="mobile", help="search space ops preset")
+    p.add_argument("--nodes", default="", help="nodes per cell of the searches, per dataset (e.g. ip=2); default: the "
+                                               "search's 4. A run's name gets -n<nodes>")
+    p.add_argument("--blocks", default="", help="blocks of the searches, per dataset (e.g. ip=1); default: the search's 3. "
+                                                "A run's name gets -b<blocks>")
     p.add_argument("--epochs", default="ip=15;eurosat=10", help="training epochs of every baseline")
     p.add_argument("--search-epochs", default="ip=5;eurosat=3")
     p.add_argument("--retrain-epochs", default="ip=15;eurosat=10")
@@ -105,17 +109,24 @@ def plan(args) -> list[dict]:
                 "search", "--data", DATASETS[ds], "--latency-target", target, "--profile", str(Path(args.profile).resolve()),
                 "--ops", args.ops, "--epochs", str(args.landing_epochs), "--retrain-epochs", "1", "--seed", str(seeds[0]),
                 "--threads", "1", "--overwrite", "--json"] + (["--measured-landing"] if args.measured_landing else [])))
+    nodes, blocks = per_dataset(args.nodes, int), per_dataset(args.blocks, int)
     for seed in seeds:
         for ds in names:
             spec, common = DATASETS[ds], ["--seed", str(seed), "--threads", "1", "--overwrite", "--json"]
+            space, suffix = [], ""
+            for option, value in (("nodes", nodes.get(ds)), ("blocks", blocks.get(ds))):
+                if value:
+                    space += [f"--{option}", str(value[0])]
+                    suffix += f"-{option[0]}{value[0]}"
             for budget in macs.get(ds, []):
-                jobs.append(dict(dataset=ds, seed=seed, kind="searched", name=f"search-{budget}", budget=budget, cmd=[
+                jobs.append(dict(dataset=ds, seed=seed, kind="searched", name=f"search-{budget}{suffix}", budget=budget, cmd=[
                     "search", "--data", spec, "--flops-target", budget, "--ops", args.ops, "--epochs", str(search_e[ds][0]),
-                    "--retrain-epochs", str(retrain_e[ds][0]), *common]))
+                    "--retrain-epochs", str(retrain_e[ds][0]), *space, *common]))
             for budget in lats.get(ds, []) if args.profile else []:
-                jobs.append(dict(dataset=ds, seed=seed, kind="searched", name=f"search-{budget}", budget=budget, cmd=[
+                jobs.append(dict(dataset=ds, seed=seed, kind="searched", name=f"search-{budget}{suffix}", budget=budget, cmd=[
                     "search", "--data", spec, "--latency-target", budget, "--profile", str(Path(args.profile).resolve()),
-                    "--ops", args.ops, "--epochs", str(search_e[ds][0]), "--retrain-epochs", str(retrain_e[ds][0]), *common]))
+                    "--ops", args.ops, "--epochs", str(search_e[ds][0]), "--retrain-epochs", str(retrain_e[ds][0]), *space,
+                    *common]))
             models = [m for m in args.models.split(",") if m] + ([] if args.no_extra else EXTRA.get(ds, []))
             for model in models:
                 kind = "spectral" if model.startswith("spectralmamba") else "baseline"

@@ -42,7 +42,10 @@ def print_search_report(report: dict) -> None:
     click.echo(f"genotype     stem {stem.get('kind', 'conv')}{chosen} stride {stem.get('stride', 1)}, depths {genotype['depths']}, "
                f"init_channels {report['init_channels']}; normal "
                + " ".join(f"{op}<-{src}" for op, src in genotype["normal"]))
-    click.echo("             reduce " + " ".join(f"{op}<-{src}" for op, src in genotype["reduce"]))
+    if len(genotype["depths"]) > 1:
+        click.echo("             reduce " + " ".join(f"{op}<-{src}" for op, src in genotype["reduce"]))
+    else:  # genotype.json keeps the reduction cell's ops (the format's), but one block never runs it
+        click.echo("             (one block: no reduction cell runs)")
     click.echo(f"time         search {report['search_seconds']:.1f} s, retrain {report['retrain_seconds']:.1f} s")
 
 
@@ -85,6 +88,12 @@ class _StderrLines(Progress):
               help="stem kind: conv (3x3 conv), spectral (SpectralMamba's mask + piece-wise scan per pixel; stride 1, "
                    ">= 16 bands) or search (both in the supernet; the search chooses, priced like every op)")
 @click.option("--max-depth", type=click.IntRange(min=1), default=5, show_default=True, help="maximum normal cells per block (δmax)")
+@click.option("--blocks", type=click.IntRange(1, 3), default=3, show_default=True,
+              help="blocks of normal cells; each after the first opens with a reduction cell (1 keeps small patches such "
+                   "as Indian Pines' 9x9 at full resolution)")
+@click.option("--nodes", type=click.IntRange(1, 4), default=4, show_default=True,
+              help="intermediate nodes per cell (two searched edges each); fewer nodes = fewer, larger kernels, which CPUs "
+                   "run 2-3x more MACs per ms through (BENCHMARKS.md)")
 @click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True, help="search batch size (per process)")
 @click.option("--loss", type=click.Choice(["ce", "focal"]), default="ce", show_default=True,
               help="task loss: cross-entropy, or focal loss with label smoothing (long-tailed classes)")
@@ -102,7 +111,7 @@ class _StderrLines(Progress):
 @threads_option()
 @json_option()
 def command(data, flops_target, tolerance, latency_target, profile, runtime, precision, measured_landing, ops, epochs, retrain_epochs, init_channels,
-            stem_stride, stem, max_depth, batch_size, loss, label_smoothing, w_lr, arch_lr, baselines, out, resume, overwrite, seed,
+            stem_stride, stem, max_depth, blocks, nodes, batch_size, loss, label_smoothing, w_lr, arch_lr, baselines, out, resume, overwrite, seed,
             threads, as_json):
     """Search a compact cell network that lands on a FLOP budget, retrain it and write a run directory.
 
@@ -123,7 +132,7 @@ def command(data, flops_target, tolerance, latency_target, profile, runtime, pre
     config = SearchConfig(flops_target=flops_target, tolerance=tolerance, latency_target_ms=latency_target, profile=profile,
                           runtime=runtime, precision=precision, measured_landing=measured_landing, ops=ops, epochs=epochs, retrain_epochs=retrain_epochs,
                           init_channels=init_channels, stem_stride=None if stem_stride == "auto" else int(stem_stride), stem=stem,
-                          max_depth=max_depth,
+                          max_depth=max_depth, blocks=blocks, nodes=nodes,
                           initial_depth=min(3, max_depth), batch_size=batch_size, loss=loss, label_smoothing=label_smoothing,
                           w_lr=w_lr, arch_lr=arch_lr, seed=seed, threads=threads)
     main_rank = int(os.environ.get("RANK", "0")) == 0

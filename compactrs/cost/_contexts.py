@@ -40,14 +40,19 @@ def _partners(profile, op: str, nodes: int) -> list[str]:
     return [ops[(start + i) % len(ops)] for i in range(nodes)]
 
 
+def context_nodes(profile, nodes: int | None = None) -> int:
+    """Nodes of the cells pieces are priced in: the search's (``nodes``), else the profile's networks'."""
+    return int(nodes) if nodes is not None else int(profile.space.get("nodes", NODES_FALLBACK))
+
+
 def _cell_kernels(profile, op: str, c_prev_prev: int, c_prev: int, channels: int, size: int, reduction: bool,
-                  reduction_prev: bool, partners=None) -> list[dict]:
+                  reduction_prev: bool, partners=None, nodes: int | None = None) -> list[dict]:
     import torch
 
     from compactrs.cost._opgraphs import _randomise_bn
     from compactrs.nn.cells import Cell
 
-    nodes = int(profile.space.get("nodes", NODES_FALLBACK))
+    nodes = context_nodes(profile, nodes)
     pairs = _pairs(op, nodes, reduction, partners)
     cell = _randomise_bn(Cell(pairs, list(range(2, nodes + 2)), c_prev_prev, c_prev, channels, reduction,
                               reduction_prev), 0)
@@ -72,17 +77,19 @@ def _cell_kernels(profile, op: str, c_prev_prev: int, c_prev: int, channels: int
     return [k for k in kernels if k["source"] == "cell" or k["source"].startswith("cell.")]
 
 
-def _context_edge(profile, op: str, channels: int, size: int, stride: int) -> float:
+def _context_edge(profile, op: str, channels: int, size: int, stride: int, nodes: int | None = None) -> float:
+    """Predicted ms of ``op`` on one edge of a cell of ``nodes`` nodes (default: the profile's networks')."""
+    nodes = context_nodes(profile, nodes)
+
     def compute() -> float:
-        nodes = int(profile.space.get("nodes", NODES_FALLBACK))
         c_in = channels * nodes // 2 if stride == 2 else channels * nodes
         kernels = _cell_kernels(profile, op, c_in, c_in, channels, size, stride == 2, False,
-                                _partners(profile, op, nodes))
+                                _partners(profile, op, nodes), nodes)
         # an edge owns its kernels and an equal share of the cell's node sums and concatenation
         own = [k for k in kernels if _edge_index(k["source"]) is not None and _edge_index(k["source"]) % 2 == 0]
         shared = [k for k in kernels if piece_of(k["source"], "cell") == "edges" and _edge_index(k["source"]) is None]
         return (profile.kernels_ms(own, per_run=False) + profile.kernels_ms(shared, per_run=False) / 2) / nodes
-    return _cached(profile, ("edge", op, channels, size, stride), compute)
+    return _cached(profile, ("edge", op, channels, size, stride, nodes), compute)
 
 
 def _edge_index(source: str) -> int | None:
@@ -119,7 +126,10 @@ def _context_cell_base(profile, c_prev_prev: int, c_prev: int, channels: int, si
 
 
 def _context_fixed(profile, in_bands: int, input_size: int, stem_channels: int, final_channels: int,
-                   num_classes: int, stem_kind: str = "conv") -> float:
+                   num_classes: int, stem_kind: str = "conv", blocks: int | None = None) -> float:
+    """Stem + head; the head runs at the side ``blocks`` blocks leave (default: the profile's networks')."""
+    blocks = int(profile.space["blocks"]) if blocks is None else int(blocks)
+
     def compute() -> float:
         from torch import nn
 
@@ -130,7 +140,7 @@ def _context_fixed(profile, in_bands: int, input_size: int, stem_channels: int, 
         # the stride-1 stem CellNet builds, wrapped so its kernels are named as in a network ("stem.*")
         stem = _randomise_bn(nn.Sequential(make_stem({"kind": stem_kind, "stride": 1}, in_bands, stem_channels)), 0)
         final = input_size
-        for _ in range(int(profile.space["blocks"]) - 1):
+        for _ in range(blocks - 1):
             final = reduced(final)
         stem_kernels = profile.network_kernels(stem, (batch, in_bands, input_size, input_size))
         head_kernels = profile.network_kernels(_Head(final_channels, num_classes).eval(),
@@ -138,5 +148,5 @@ def _context_fixed(profile, in_bands: int, input_size: int, stem_channels: int, 
         # the stem's own output reorder is not run in a network (cells read the NCHWc layout)
         stem_kernels = [k for k in stem_kernels if k["op"] != "ReorderOutput"]
         return profile.kernels_ms(stem_kernels + head_kernels, per_run=True)
-    key = ("fixed", in_bands, input_size, stem_channels, final_channels, num_classes)
+    key = ("fixed", in_bands, input_size, stem_channels, final_channels, num_classes, blocks)
     return _cached(profile, key + ((stem_kind,) if stem_kind != "conv" else ()), compute)

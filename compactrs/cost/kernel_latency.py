@@ -103,7 +103,8 @@ class KernelProfile:
         widths = sp["init_channels"]
         shapes = sp.get("inputs") or [[b, s] for b in sp["in_bands"] for s in sp["input_size"]]
         return (f"inputs (bands, side) {[tuple(p) for p in shapes]}, init_channels {min(widths)}–{max(widths)}, "
-                f"ops {sp['ops']}, depths 1–{sp['max_depth']} over {sp['blocks']} blocks, "
+                f"ops {sp['ops']}, depths 1–{sp['max_depth']} over 1–{sp['blocks']} blocks, "
+                f"1–{sp.get('nodes', 4)} nodes per cell, "
                 f"stem_multiplier {sp['stem_multiplier']}, stems {self.stem_kinds}")
 
     @property
@@ -137,8 +138,13 @@ class KernelProfile:
         ops = sorted({op for cell in ("normal", "reduce") for op, _ in genotype[cell]} - set(sp["ops"]))
         if ops:
             problems.append(f"ops {ops}")
-        if len(genotype["depths"]) != sp["blocks"] or max(genotype["depths"]) > sp["max_depth"]:
+        # Fewer blocks (a prefix of the profile's networks) and fewer nodes per cell (a subset of their edges)
+        # run the same kernel types at channel counts and sides inside the region; more of either do not.
+        if len(genotype["depths"]) > sp["blocks"] or max(genotype["depths"]) > sp["max_depth"]:
             problems.append(f"depths {genotype['depths']}")
+        nodes = len(genotype["normal"]) // 2
+        if nodes > int(sp.get("nodes", 4)):
+            problems.append(f"cells of {nodes} nodes")
         if problems:
             raise ConfigError(f"latency profile '{self.source}' does not cover {', '.join(problems)}: it covers "
                               f"{self.region()}; re-profile with 'compactrs profile' options covering this network")
@@ -274,9 +280,13 @@ class KernelProfile:
         return out
 
     # -- the search's form (compactrs.nas.costs.LatencyCost) -----------------------------------------
-    def edge_ms(self, op: str, channels: int, size: int, stride: int) -> float:
-        """Predicted ms of candidate ``op`` on one cell edge (input ``size``², ``stride``), in a real cell."""
-        return _context_edge(self, op, int(channels), int(size), int(stride))
+    def edge_ms(self, op: str, channels: int, size: int, stride: int, nodes: int | None = None) -> float:
+        """Predicted ms of candidate ``op`` on one cell edge (input ``size``², ``stride``), in a real cell of
+        ``nodes`` nodes (default: the profile's; a search with fewer nodes prices its edges in its own cells)."""
+        if nodes is not None and not 1 <= int(nodes) <= int(self.space.get("nodes", 4)):
+            raise ConfigError(f"latency profile '{self.source}' does not cover cells of {nodes} nodes: it covers "
+                              f"{self.region()}")
+        return _context_edge(self, op, int(channels), int(size), int(stride), None if nodes is None else int(nodes))
 
     def cell_base_ms(self, c_prev_prev: int, c_prev: int, channels: int, size: int, reduction: bool,
                      reduction_prev: bool, reads=(0, 1)) -> float:
@@ -290,12 +300,16 @@ class KernelProfile:
         return _context_preprocess(self, int(c_prev_prev), int(c_prev), int(channels), int(size), bool(reduction_prev))
 
     def fixed_ms(self, in_bands: int, input_size: int, stem_channels: int, final_channels: int, num_classes: int,
-                 stem_kind: str = "conv") -> float:
-        """Stem (stride 1, of ``stem_kind``) + head (ReLU, pool, linear) + the per-run cost."""
+                 stem_kind: str = "conv", blocks: int | None = None) -> float:
+        """Stem (stride 1, of ``stem_kind``) + head (ReLU, pool, linear) + the per-run cost; the head at the side
+        ``blocks`` blocks leave (default: the profile's networks')."""
         if stem_kind != "conv":
             self.check_stem(stem_kind)
+        if blocks is not None and not 1 <= int(blocks) <= int(self.space["blocks"]):
+            raise ConfigError(f"latency profile '{self.source}' does not cover networks of {blocks} blocks: it covers "
+                              f"{self.region()}")
         return _context_fixed(self, int(in_bands), int(input_size), int(stem_channels), int(final_channels),
-                              int(num_classes), stem_kind)
+                              int(num_classes), stem_kind, None if blocks is None else int(blocks))
 
     def __hash__(self) -> int:
         return id(self)

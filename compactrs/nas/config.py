@@ -9,12 +9,14 @@ from compactrs.training.losses import LOSSES
 
 #: ``--stem``: the stem kind(s) the search uses; "search" puts both in the supernet and lets it choose
 STEM_CHOICES = {"conv": ("conv",), "spectral": ("spectral",), "search": ("conv", "spectral")}
+#: the largest cell (nodes) and macro-architecture (blocks) a search may ask for: the LCZ paper's space
+MAX_NODES, MAX_BLOCKS = 4, 3
 #: what a checkpoint made before a field existed ran with (so --resume of such a checkpoint still matches)
-LEGACY_DEFAULTS = {"stem": "conv"}
+LEGACY_DEFAULTS = {"stem": "conv", "nodes": 4}
 
 #: fields that must agree between a checkpoint and a resumed run for the result to be the same search
 SEARCH_FIELDS = ("flops_target", "tolerance", "latency_target_ms", "profile", "ops", "init_channels", "stem", "stem_stride", "stem_multiplier",
-                 "blocks", "max_depth", "initial_depth", "epochs", "warmup_epochs", "batch_size", "w_lr", "w_lr_min", "w_momentum",
+                 "blocks", "nodes", "max_depth", "initial_depth", "epochs", "warmup_epochs", "batch_size", "w_lr", "w_lr_min", "w_momentum",
                  "w_weight_decay", "arch_lr", "arch_beta1", "arch_beta2", "arch_weight_decay", "tau_max", "tau_min",
                  "cpl_weight", "target_weight", "latency_weight", "loss", "label_smoothing", "focal_gamma", "augment", "seed")
 
@@ -36,7 +38,11 @@ class SearchConfig:
             landing on them did not land better than the prediction (BENCHMARKS.md).
         ops: op names of the search space (resolved from gdas | rs | mobile | all | comma list; default rs).
         init_channels, stem_multiplier, blocks, max_depth, initial_depth: the CellNet backbone (paper: 16, 1,
-            3 blocks, δmax = 5, initial depth 3).
+            3 blocks, δmax = 5, initial depth 3). ``blocks`` 1..3: block k > 1 opens with a reduction cell, so
+            fewer blocks keep a small patch (Indian Pines' 9×9) at full resolution, as patchcnn does.
+        nodes: intermediate nodes per cell, 1..4 (paper: 4). A cell runs two edges per node plus two
+            preprocessing convs and outputs ``channels · nodes``; fewer nodes mean fewer, larger kernels, which
+            this CPU runs 2–3× more MACs per millisecond through (BENCHMARKS.md).
         stem: ``conv`` (a 3x3 conv, today's stem), ``spectral`` (SpectralMamba's front end,
             ``compactrs.nn.spectral_stem``; stride 1, inputs of >= 16 bands) or ``search`` (both in the supernet
             with their own architecture parameter; the derived genotype records the chosen kind).
@@ -141,8 +147,10 @@ class SearchConfig:
             raise ConfigError(f"temperatures need 0 < tau_min <= tau_max, got {self.tau_min} and {self.tau_max}")
         if self.loss not in LOSSES:
             raise ConfigError(f"unknown loss '{self.loss}'; valid: {', '.join(LOSSES)}")
-        if self.nodes != 4:
-            raise ConfigError(f"the search space has 4 nodes per cell (the genotype format), got {self.nodes}")
+        if not 1 <= self.nodes <= MAX_NODES:
+            raise ConfigError(f"--nodes must be 1..{MAX_NODES} intermediate nodes per cell, got {self.nodes}")
+        if not 1 <= self.blocks <= MAX_BLOCKS:
+            raise ConfigError(f"--blocks must be 1..{MAX_BLOCKS} (block k > 1 opens with a reduction cell), got {self.blocks}")
 
     def stem_kinds(self) -> tuple[str, ...]:
         return STEM_CHOICES[self.stem]

@@ -121,27 +121,45 @@ class LatencyCost:
 
     unit = "ms"
 
-    def __init__(self, profile):
+    def __init__(self, profile, nodes: int | None = None, blocks: int | None = None):
+        """``nodes``, ``blocks``: the searched space's cells and blocks. A kernel-level profile prices each edge
+        inside a cell of that many nodes (its fusions and layout changes at the node sums) and the head at the
+        side that many blocks leave; ``None``: the profile's own networks'. An isolated-op profile prices only
+        its own networks' shape."""
         self.profile = profile
+        self.kernel_level = hasattr(profile, "network_kernels")
+        self.nodes, self.blocks = nodes, blocks
+        space = getattr(profile, "space", {})
+        own = {what: int(space[what]) for what in ("nodes", "blocks") if what in space}
+        asked = {"nodes": nodes, "blocks": blocks}
+        for what, value in asked.items():
+            if value is not None and what in own and value != own[what] and not self.kernel_level:
+                raise ConfigError(f"this isolated-op latency profile prices networks of {own[what]} {what} only, not "
+                                  f"{value}; search with --{what} {own[what]}, or make a kernel-level profile with "
+                                  f"'compactrs profile'")
         if hasattr(profile, "preprocess_parts"):  # a kernel-level profile prices each preprocessing conv apart
             self.preprocess_parts = lambda *args: tuple(float(v) for v in profile.preprocess_parts(*args))
 
     def edge(self, op, channels, size, stride):
-        return float(self.profile.edge_ms(op, channels, size, stride))
+        if self.nodes is None or not self.kernel_level:
+            return float(self.profile.edge_ms(op, channels, size, stride))
+        return float(self.profile.edge_ms(op, channels, size, stride, nodes=self.nodes))
 
     def cell_base(self, c_prev_prev, c_prev, channels, size, reduction, reduction_prev):
         return float(self.profile.cell_base_ms(c_prev_prev, c_prev, channels, size, reduction, reduction_prev))
 
     def fixed(self, in_bands, input_size, stem_channels, final_channels, num_classes, stem=None):
         stem = validate_stem(stem)
+        blocks = {"blocks": self.blocks} if self.blocks is not None and self.kernel_level else {}
         if stem == DEFAULT_STEM:
-            return float(self.profile.fixed_ms(in_bands, input_size, stem_channels, final_channels, num_classes))
+            return float(self.profile.fixed_ms(in_bands, input_size, stem_channels, final_channels, num_classes, **blocks))
         check_stem = getattr(self.profile, "check_stem", None)  # a kernel-level profile may price other stem kinds
         if stem["stride"] != 1 or check_stem is None:
             raise ConfigError(f"the latency profile prices only the stride-1 conv stem, not {stem}; "
                               f"search a latency budget with the stride-1 conv stem (--stem-stride 1, --stem conv)")
         check_stem(stem["kind"])  # refuses, naming the profile's region, a kind its networks never had
-        return float(self.profile.fixed_ms(in_bands, input_size, stem_channels, final_channels, num_classes, stem["kind"]))
+        return float(self.profile.fixed_ms(in_bands, input_size, stem_channels, final_channels, num_classes, stem["kind"],
+                                           **blocks))
 
 
 @dataclass

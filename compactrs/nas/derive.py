@@ -67,7 +67,7 @@ class BudgetSpace:
         stem_kinds = tuple(stem_kinds or self.stem_kinds)
         key = (kind, width, stride, stem_kinds)
         if key not in self._tables:
-            model = MAC_COST if kind == "macs" else LatencyCost(self.profile)
+            model = MAC_COST if kind == "macs" else LatencyCost(self.profile, self.nodes, self.blocks)
             layout = supernet_layout(self.input_size, width, self.stem_multiplier, self.blocks, self.max_depth, self.nodes,
                                      {"kind": stem_kinds[0], "stride": stride})
             self._tables[key] = CostTable(model, layout, self.ops, self.in_bands, self.input_size, self.num_classes, self.nodes,

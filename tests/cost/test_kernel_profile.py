@@ -94,6 +94,20 @@ def test_search_pieces_agree_with_the_whole_graph_prediction(kernel_profile, roo
         assert table.discrete(genotype) == pytest.approx(whole, rel=0.10)
 
 
+@pytest.mark.parametrize("nodes, blocks", [(2, 1), (1, 2)])
+def test_pieces_of_fewer_nodes_and_blocks_agree_with_the_whole_graph(kernel_profile, roofline_priced, nodes, blocks):
+    # the profile's networks had 4-node cells in 2 blocks; smaller cells and fewer blocks are priced in their own
+    # context cells (node sums and concatenation of that many nodes) and with the head at their final side
+    profile = roofline_priced(kernel_profile)
+    table = CostTable(LatencyCost(profile, nodes, blocks), supernet_layout(8, 6, 1, blocks, 1, nodes), OPS, 3, 8, 3, nodes)
+    rng = np.random.default_rng(7)
+    for _ in range(2):
+        genotype = random_genotype(rng, OPS, nodes, blocks, 1)
+        whole = profile.predict_genotype(genotype, 3, 8, 3, init_channels=6)
+        assert table.discrete(genotype) == pytest.approx(whole, rel=0.10)
+    assert "1–2 blocks, 1–4 nodes per cell" in profile.region()
+
+
 def test_width_adjustment_lands_on_what_an_uncached_profile_predicts(kernel_profile):
     from compactrs.nas.derive import Budget, BudgetSpace, fit_budget
 
@@ -117,6 +131,14 @@ def test_query_outside_the_region_is_refused_naming_it(kernel_profile):
         profile.predict_genotype(genotype, 3, 8, 3, init_channels=32)
     with pytest.raises(ConfigError, match=r"does not cover input 13 bands × 64²"):
         profile.predict_genotype(genotype, 13, 64, 3, init_channels=6)
+    deeper = random_genotype(np.random.default_rng(0), OPS, 4, 3, 1)
+    with pytest.raises(ConfigError, match=r"does not cover depths \[1, 1, 1\]: it covers .*1–2 blocks"):
+        profile.predict_genotype(deeper, 3, 8, 3, init_channels=6)
+    wider_cells = random_genotype(np.random.default_rng(0), OPS, 5, 2, 1)
+    with pytest.raises(ConfigError, match=r"does not cover cells of 5 nodes: it covers .*1–4 nodes per cell"):
+        profile.predict_genotype(wider_cells, 3, 8, 3, init_channels=6)
+    with pytest.raises(ConfigError, match=r"does not cover networks of 3 blocks"):
+        LatencyCost(profile, 4, 3).fixed(3, 8, 6, 24, 3)
     other = random_genotype(np.random.default_rng(0), ["dil_conv_3x3"], 4, 2, 1)
     with pytest.raises(ConfigError, match=r"ops \['dil_conv_3x3'\]"):
         profile.predict_genotype(other, 3, 8, 3, init_channels=6)
