@@ -1,0 +1,36 @@
+"""tools/bench_cell_shapes.py and bench_pareto's --nodes/--blocks, on tiny settings."""
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+TOOLS = Path(__file__).resolve().parents[2] / "tools"
+
+
+def test_cell_shapes_times_every_shape_beside_the_reference_models(tmp_path):
+    out = tmp_path / "shapes.json"
+    done = subprocess.run([sys.executable, str(TOOLS / "bench_cell_shapes.py"), "--input", "3x8", "--shapes", "1:1:8,2:2:8",
+                           "--archs", "2", "--max-depth", "1", "--classes", "3", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(out.read_text())
+    assert list(data["summary"]) == ["resnet8", "resnet20", "nodes 1, blocks 1, width 8", "nodes 2, blocks 2, width 8"]
+    cells = [n for n in data["networks"] if "genotype" in n]
+    assert [len(n["genotype"]["normal"]) for n in cells] == [2, 2, 4, 4]
+    assert [len(n["genotype"]["depths"]) for n in cells] == [1, 1, 2, 2]
+    assert all(n["median_ms"] > 0 and n["ms_per_mmac"] == n["median_ms"] / (n["macs"] / 1e6) for n in data["networks"])
+    assert {"contended", "reason", "reference"} <= set(data["conditions"])
+
+
+def test_pareto_plan_passes_the_space_shape_to_searches_only():
+    spec = importlib.util.spec_from_file_location("bench_pareto", TOOLS / "bench_pareto.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    args = bench.parse_args(["train", "--out", "/nonexistent/plan", "--datasets", "ip,eurosat", "--seeds", "0",
+                             "--models", "patchcnn", "--no-prune", "--no-extra", "--mac-budgets", "ip=5M;eurosat=5M",
+                             "--latency-budgets", "", "--nodes", "ip=2", "--blocks", "ip=1"])
+    jobs = {job["key"]: job["cmd"] for job in bench.plan(args)}
+    ip = jobs["ip/search-5M-n2-b1/0"]
+    assert ip[ip.index("--nodes") + 1] == "2" and ip[ip.index("--blocks") + 1] == "1"
+    assert "--nodes" not in jobs["eurosat/search-5M/0"] and "--nodes" not in jobs["ip/patchcnn/0"]
