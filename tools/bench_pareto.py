@@ -80,6 +80,8 @@ def parse_args(argv=None):
     p.add_argument("--ops", default="mobile", help="search space ops preset")
     p.add_argument("--nodes", default="", help="nodes per cell of the searches, per dataset (e.g. ip=2); default: the "
                                                "search's 4. A run's name gets -n<nodes>")
+    p.add_argument("--search-split", default="", help="--search-split of the searches, per dataset (e.g. ip=spatial); "
+                                                      "default: the search's auto. A run's name gets -<split>")
     p.add_argument("--blocks", default="", help="blocks of the searches, per dataset (e.g. ip=1); default: the search's 3. "
                                                 "A run's name gets -b<blocks>")
     p.add_argument("--epochs", default="ip=15;eurosat=10", help="training epochs of every baseline")
@@ -109,7 +111,7 @@ def plan(args) -> list[dict]:
                 "search", "--data", DATASETS[ds], "--latency-target", target, "--profile", str(Path(args.profile).resolve()),
                 "--ops", args.ops, "--epochs", str(args.landing_epochs), "--retrain-epochs", "1", "--seed", str(seeds[0]),
                 "--threads", "1", "--overwrite", "--json"] + (["--measured-landing"] if args.measured_landing else [])))
-    nodes, blocks = per_dataset(args.nodes, int), per_dataset(args.blocks, int)
+    nodes, blocks, splits = per_dataset(args.nodes, int), per_dataset(args.blocks, int), per_dataset(args.search_split)
     for seed in seeds:
         for ds in names:
             spec, common = DATASETS[ds], ["--seed", str(seed), "--threads", "1", "--overwrite", "--json"]
@@ -118,6 +120,9 @@ def plan(args) -> list[dict]:
                 if value:
                     space += [f"--{option}", str(value[0])]
                     suffix += f"-{option[0]}{value[0]}"
+            if splits.get(ds):
+                space += ["--search-split", splits[ds][0]]
+                suffix += f"-{splits[ds][0]}"
             for budget in macs.get(ds, []):
                 jobs.append(dict(dataset=ds, seed=seed, kind="searched", name=f"search-{budget}{suffix}", budget=budget, cmd=[
                     "search", "--data", spec, "--flops-target", budget, "--ops", args.ops, "--epochs", str(search_e[ds][0]),

@@ -95,6 +95,10 @@ class _StderrLines(Progress):
               help="intermediate nodes per cell (two searched edges each); fewer nodes = fewer, larger kernels, which CPUs "
                    "run 2-3x more MACs per ms through (BENCHMARKS.md)")
 @click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True, help="search batch size (per process)")
+@click.option("--search-split", type=click.Choice(["auto", "random", "spatial"]), default="auto", show_default=True,
+              help="how the train split is halved into weight and architecture halves: spatial (whole blocks of the scene "
+                   "to the architecture half, as the test split was drawn: a random half of overlapping patches rewards "
+                   "memorising), random, or auto (spatial for hsi: scenes split spatially)")
 @click.option("--loss", type=click.Choice(["ce", "focal"]), default="ce", show_default=True,
               help="task loss: cross-entropy, or focal loss with label smoothing (long-tailed classes)")
 @click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True), default=0.0, show_default=True)
@@ -111,7 +115,7 @@ class _StderrLines(Progress):
 @threads_option()
 @json_option()
 def command(data, flops_target, tolerance, latency_target, profile, runtime, precision, measured_landing, ops, epochs, retrain_epochs, init_channels,
-            stem_stride, stem, max_depth, blocks, nodes, batch_size, loss, label_smoothing, w_lr, arch_lr, baselines, out, resume, overwrite, seed,
+            stem_stride, stem, max_depth, blocks, nodes, batch_size, search_split, loss, label_smoothing, w_lr, arch_lr, baselines, out, resume, overwrite, seed,
             threads, as_json):
     """Search a compact cell network that lands on a FLOP budget, retrain it and write a run directory.
 
@@ -132,7 +136,7 @@ def command(data, flops_target, tolerance, latency_target, profile, runtime, pre
     config = SearchConfig(flops_target=flops_target, tolerance=tolerance, latency_target_ms=latency_target, profile=profile,
                           runtime=runtime, precision=precision, measured_landing=measured_landing, ops=ops, epochs=epochs, retrain_epochs=retrain_epochs,
                           init_channels=init_channels, stem_stride=None if stem_stride == "auto" else int(stem_stride), stem=stem,
-                          max_depth=max_depth, blocks=blocks, nodes=nodes,
+                          max_depth=max_depth, blocks=blocks, nodes=nodes, search_split=search_split,
                           initial_depth=min(3, max_depth), batch_size=batch_size, loss=loss, label_smoothing=label_smoothing,
                           w_lr=w_lr, arch_lr=arch_lr, seed=seed, threads=threads)
     main_rank = int(os.environ.get("RANK", "0")) == 0

@@ -155,6 +155,7 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
                            space.table("latency_ms", width, stride) if profile is not None else None, work_dir, world, progress,
                            stem={"kind": config.stem_kinds()[0], "stride": stride}, stem_kinds=config.stem_kinds())
     engine.log.line(width_message)
+    engine.log.line(_halves_line(engine.halves))
     outcome = engine.run(resume=resume, on_epoch=on_epoch)
     if not world.is_main:
         return {"rank": world.rank, "genotype": outcome.genotype}
@@ -178,6 +179,15 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
     _finish_run(out, work_dir, report, dataset, config, fit, outcome, space, profile, baselines, width)
     report["total_seconds"] = time.perf_counter() - started
     return report
+
+
+def _halves_line(halves: dict) -> str:
+    if halves["method"] == "random":
+        return f"search split: random halves ({halves['weight_half']} weight / {halves['architecture_half']} architecture samples)"
+    missing = halves["classes_without_architecture_pixels"]
+    return (f"search split: spatial blocks of {halves['block']} px ({halves['weight_half']} weight / "
+            f"{halves['architecture_half']} architecture samples, {halves['dropped_buffer_pixels']} dropped as buffer"
+            + (f"; classes {missing} have no architecture-half pixels" if missing else "") + ")")
 
 
 def _check_measured_landing(profile) -> None:
@@ -287,6 +297,7 @@ def _retrain(dataset, config, fit, out, overwrite, progress, budgets, outcome, w
         "seconds": outcome.seconds, "epochs": config.epochs, "resumed_from_epoch": outcome.resumed_from,
         "processes": world.size, "ops": list(config.ops), "search_init_channels": width, "width_message": width_message,
         "searched_genotype": outcome.genotype, "searched_costs": fit.searched, "final_probabilities": probabilities_summary(outcome.supernet),
+        "halves": outcome.halves,
     }
     extra_report = {"genotype": fit.genotype, "init_channels": fit.init_channels, "search": search_record,
                     "search_seconds": outcome.seconds}

@@ -12,11 +12,11 @@ STEM_CHOICES = {"conv": ("conv",), "spectral": ("spectral",), "search": ("conv",
 #: the largest cell (nodes) and macro-architecture (blocks) a search may ask for: the LCZ paper's space
 MAX_NODES, MAX_BLOCKS = 4, 3
 #: what a checkpoint made before a field existed ran with (so --resume of such a checkpoint still matches)
-LEGACY_DEFAULTS = {"stem": "conv", "nodes": 4}
+LEGACY_DEFAULTS = {"stem": "conv", "nodes": 4, "search_split": "random"}
 
 #: fields that must agree between a checkpoint and a resumed run for the result to be the same search
 SEARCH_FIELDS = ("flops_target", "tolerance", "latency_target_ms", "profile", "ops", "init_channels", "stem", "stem_stride", "stem_multiplier",
-                 "blocks", "nodes", "max_depth", "initial_depth", "epochs", "warmup_epochs", "batch_size", "w_lr", "w_lr_min", "w_momentum",
+                 "blocks", "nodes", "max_depth", "initial_depth", "epochs", "warmup_epochs", "search_split", "batch_size", "w_lr", "w_lr_min", "w_momentum",
                  "w_weight_decay", "arch_lr", "arch_beta1", "arch_beta2", "arch_weight_decay", "tau_max", "tau_min",
                  "cpl_weight", "target_weight", "latency_weight", "loss", "label_smoothing", "focal_gamma", "augment", "seed")
 
@@ -49,6 +49,9 @@ class SearchConfig:
         stem_stride: 1, 2 or 4 (the stem's stride, part of the genotype); None = chosen with the width before
             the search so the first cells keep ≥ 8 channels (``compactrs.nas.derive.choose_stem_and_width``).
         epochs, batch_size: search epochs and batch size (each epoch: one pass over each half of the train split).
+        search_split: how the train split is halved into the weight and architecture halves
+            (``compactrs.nas.halves``): ``spatial`` (whole blocks of a scene to the architecture half, a buffer
+            dropped, as the test split was drawn), ``random``, or ``auto`` (spatial for scenes split spatially).
         warmup_epochs: first epochs that train only the supernet weights (GDAS / FBNet warm-up, so the task
             loss that then guides the architecture comes from a supernet that has learnt something);
             None = a fifth of the epochs, rounded down (0 for searches under 5 epochs).
@@ -81,6 +84,7 @@ class SearchConfig:
     nodes: int = 4
     epochs: int = 10
     warmup_epochs: int | None = None
+    search_split: str = "auto"
     batch_size: int = 32
     w_lr: float = 0.025
     w_lr_min: float = 1e-3
@@ -138,6 +142,10 @@ class SearchConfig:
         for name in ("epochs", "batch_size", "max_depth", "blocks", "stem_multiplier", "retrain_batch_size"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name.replace('_', '-')} must be >= 1, got {getattr(self, name)}")
+        from compactrs.nas.halves import SEARCH_SPLITS
+
+        if self.search_split not in SEARCH_SPLITS:
+            raise ConfigError(f"--search-split must be one of {', '.join(SEARCH_SPLITS)}, got {self.search_split!r}")
         if self.warmup_epochs is not None and not 0 <= self.warmup_epochs < self.epochs:
             raise ConfigError(f"--warmup-epochs must be in 0..epochs-1 ({self.epochs - 1}) so the architecture gets "
                               f"updated at all, got {self.warmup_epochs}")

@@ -25,6 +25,7 @@ from compactrs.errors import ArtifactError, ConfigError
 from compactrs.nas.config import LEGACY_DEFAULTS, SearchConfig
 from compactrs.nas.costs import CostTable
 from compactrs.nas.ddp import World, average_gradients, barrier, broadcast_parameters, check_in_sync, sum_over_ranks
+from compactrs.nas.halves import search_halves
 from compactrs.nas.losses import complexity_loss, target_loss, within_band
 from compactrs.nas.sampling import TrainingDiverged, linear_temperature
 from compactrs.nas.supernet import CELL_TYPES, Supernet
@@ -46,6 +47,7 @@ class SearchOutcome:
     seconds: float
     supernet: Supernet
     resumed_from: int
+    halves: dict | None = None  # how the training split was halved (compactrs.nas.halves)
 
 
 class SearchLog:
@@ -65,14 +67,6 @@ class SearchLog:
     def history(self, records: list) -> None:
         if self.enabled:
             write_text(self.work_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in records))
-
-
-def split_halves(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Disjoint random halves of ``range(n)``: (weight half, architecture half)."""
-    if n < 4:
-        raise ConfigError(f"the training split has {n} samples; a search needs at least 4 (two per half)")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + 3))
-    return order[: n // 2], order[n // 2 :]
 
 
 def resolve_arch_lr(config: SearchConfig, arch_steps: int) -> float:
@@ -104,7 +98,7 @@ class BiLevelSearch:
         self.net = self.net.to(memory_format=torch.channels_last)
         broadcast_parameters(self.net, world)
         self.weights, self.arch = self.net.weight_parameters(), self.net.arch_parameters()
-        self.w_half, self.a_half = split_halves(len(dataset.y_train), config.seed)
+        self.w_half, self.a_half, self.halves = search_halves(dataset, config.seed, config.search_split)
         self.shard = min(len(self.w_half), len(self.a_half)) // world.size
         if self.shard < 2:
             raise ConfigError(f"{len(dataset.y_train)} training samples over {world.size} processes leave {self.shard} per "
@@ -373,7 +367,7 @@ class BiLevelSearch:
             if on_epoch is not None:
                 on_epoch(record)
         self.progress.finish("search")
-        return SearchOutcome(self.net.derive(), self.history, self.seconds, self.net, resumed_from)
+        return SearchOutcome(self.net.derive(), self.history, self.seconds, self.net, resumed_from, self.halves)
 
 
 def _band(target: float, tolerance: float, unit: str) -> str:
