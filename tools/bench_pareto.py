@@ -82,6 +82,8 @@ def parse_args(argv=None):
                                                "search's 4. A run's name gets -n<nodes>")
     p.add_argument("--search-split", default="", help="--search-split of the searches, per dataset (e.g. ip=spatial); "
                                                       "default: the search's auto. A run's name gets -<split>")
+    p.add_argument("--search-args", default="", help="more options for every search (e.g. '--centre-width'); "
+                                                     "a run's name gets them, compacted (-centre-width)")
     p.add_argument("--blocks", default="", help="blocks of the searches, per dataset (e.g. ip=1); default: the search's 3. "
                                                 "A run's name gets -b<blocks>")
     p.add_argument("--epochs", default="ip=15;eurosat=10", help="training epochs of every baseline")
@@ -123,6 +125,9 @@ def plan(args) -> list[dict]:
             if splits.get(ds):
                 space += ["--search-split", splits[ds][0]]
                 suffix += f"-{splits[ds][0]}"
+            if args.search_args:
+                space += shlex.split(args.search_args)
+                suffix += "-" + "-".join(part.lstrip("-") for part in shlex.split(args.search_args))
             for budget in macs.get(ds, []):
                 jobs.append(dict(dataset=ds, seed=seed, kind="searched", name=f"search-{budget}{suffix}", budget=budget, cmd=[
                     "search", "--data", spec, "--flops-target", budget, "--ops", args.ops, "--epochs", str(search_e[ds][0]),

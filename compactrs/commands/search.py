@@ -81,6 +81,10 @@ class _StderrLines(Progress):
 @click.option("--retrain-epochs", type=click.IntRange(min=0), default=15, show_default=True, help="training epochs of the derived network")
 @click.option("--init-channels", type=click.IntRange(min=2), default=16, show_default=True,
               help="channels of the first block (even); changed, with a message, when the space cannot hold the target")
+@click.option("--centre-width", is_flag=True,
+              help="search at the width whose starting architecture distribution costs nearest the centre of the band "
+                   "(instead of --init-channels), so the budget loss does not push every edge to the dearest or "
+                   "cheapest op and the task loss chooses")
 @click.option("--stem-stride", type=click.Choice(["auto", "1", "2", "4"]), default="auto", show_default=True,
               help="stride of the stem (1 keeps full resolution); auto: chosen with the width before the search so the "
                    "first cells keep >= 8 channels")
@@ -114,7 +118,7 @@ class _StderrLines(Progress):
 @seed_option()
 @threads_option()
 @json_option()
-def command(data, flops_target, tolerance, latency_target, profile, runtime, precision, measured_landing, ops, epochs, retrain_epochs, init_channels,
+def command(data, flops_target, tolerance, latency_target, profile, runtime, precision, measured_landing, ops, epochs, retrain_epochs, init_channels, centre_width,
             stem_stride, stem, max_depth, blocks, nodes, batch_size, search_split, loss, label_smoothing, w_lr, arch_lr, baselines, out, resume, overwrite, seed,
             threads, as_json):
     """Search a compact cell network that lands on a FLOP budget, retrain it and write a run directory.
@@ -135,7 +139,7 @@ def command(data, flops_target, tolerance, latency_target, profile, runtime, pre
         raise ConfigError("--resume needs the --out directory of the interrupted search")
     config = SearchConfig(flops_target=flops_target, tolerance=tolerance, latency_target_ms=latency_target, profile=profile,
                           runtime=runtime, precision=precision, measured_landing=measured_landing, ops=ops, epochs=epochs, retrain_epochs=retrain_epochs,
-                          init_channels=init_channels, stem_stride=None if stem_stride == "auto" else int(stem_stride), stem=stem,
+                          init_channels=init_channels, centre_width=centre_width, stem_stride=None if stem_stride == "auto" else int(stem_stride), stem=stem,
                           max_depth=max_depth, blocks=blocks, nodes=nodes, search_split=search_split,
                           initial_depth=min(3, max_depth), batch_size=batch_size, loss=loss, label_smoothing=label_smoothing,
                           w_lr=w_lr, arch_lr=arch_lr, seed=seed, threads=threads)

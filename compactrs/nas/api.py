@@ -150,7 +150,8 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
     space = BudgetSpace(dataset.in_bands, h, dataset.num_classes, config.ops, config.stem_multiplier, config.blocks,
                         config.max_depth, config.nodes, profile, min_width=min(MIN_WIDTH, config.init_channels),
                         stem_kinds=config.stem_kinds())
-    stride, width, width_message = choose_stem_and_width(space, budgets, config.init_channels, config.stem_stride)
+    stride, width, width_message = choose_stem_and_width(space, budgets, config.init_channels, config.stem_stride,
+                                                         config.centre_width, config.initial_depth)
     engine = BiLevelSearch(config, dataset, width, space.table("macs", width, stride),
                            space.table("latency_ms", width, stride) if profile is not None else None, work_dir, world, progress,
                            stem={"kind": config.stem_kinds()[0], "stride": stride}, stem_kinds=config.stem_kinds())

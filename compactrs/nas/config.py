@@ -12,10 +12,10 @@ STEM_CHOICES = {"conv": ("conv",), "spectral": ("spectral",), "search": ("conv",
 #: the largest cell (nodes) and macro-architecture (blocks) a search may ask for: the LCZ paper's space
 MAX_NODES, MAX_BLOCKS = 4, 3
 #: what a checkpoint made before a field existed ran with (so --resume of such a checkpoint still matches)
-LEGACY_DEFAULTS = {"stem": "conv", "nodes": 4, "search_split": "random"}
+LEGACY_DEFAULTS = {"stem": "conv", "nodes": 4, "search_split": "random", "centre_width": False}
 
 #: fields that must agree between a checkpoint and a resumed run for the result to be the same search
-SEARCH_FIELDS = ("flops_target", "tolerance", "latency_target_ms", "profile", "ops", "init_channels", "stem", "stem_stride", "stem_multiplier",
+SEARCH_FIELDS = ("flops_target", "tolerance", "latency_target_ms", "profile", "ops", "init_channels", "centre_width", "stem", "stem_stride", "stem_multiplier",
                  "blocks", "nodes", "max_depth", "initial_depth", "epochs", "warmup_epochs", "search_split", "batch_size", "w_lr", "w_lr_min", "w_momentum",
                  "w_weight_decay", "arch_lr", "arch_beta1", "arch_beta2", "arch_weight_decay", "tau_max", "tau_min",
                  "cpl_weight", "target_weight", "latency_weight", "loss", "label_smoothing", "focal_gamma", "augment", "seed")
@@ -40,6 +40,9 @@ class SearchConfig:
         init_channels, stem_multiplier, blocks, max_depth, initial_depth: the CellNet backbone (paper: 16, 1,
             3 blocks, δmax = 5, initial depth 3). ``blocks`` 1..3: block k > 1 opens with a reduction cell, so
             fewer blocks keep a small patch (Indian Pines' 9×9) at full resolution, as patchcnn does.
+        centre_width: search at the width whose starting distribution's expected cost is nearest the centre of
+            the (latency, else MAC) band (``compactrs.nas.derive.centred_width``) instead of ``init_channels``;
+            the budget loss then starts with little to pull, and the task loss chooses the ops.
         nodes: intermediate nodes per cell, 1..4 (paper: 4). A cell runs two edges per node plus two
             preprocessing convs and outputs ``channels · nodes``; fewer nodes mean fewer, larger kernels, which
             this CPU runs 2–3× more MACs per millisecond through (BENCHMARKS.md).
@@ -75,6 +78,7 @@ class SearchConfig:
     measured_landing: bool = False
     ops: tuple = ()
     init_channels: int = 16
+    centre_width: bool = False
     stem: str = "conv"
     stem_stride: int | None = None
     stem_multiplier: int = 1

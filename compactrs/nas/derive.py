@@ -7,7 +7,9 @@ width lands, block depths are moved by ±1 as well. A miss that no candidate fix
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from compactrs.cost import count_macs
 from compactrs.errors import TargetError
@@ -82,6 +84,27 @@ class BudgetSpace:
         stem = validate_stem(genotype.get("stem"))
         return self.table(kind, width, stem["stride"], (stem["kind"],)).discrete(genotype)
 
+    def start_cost(self, kind: str, width: int, stride: int = 1, initial_depth: int = 3) -> float:
+        """Expected cost of the distribution a search starts from at ``width``: the supernet's initial logits
+        (uniform ops, uniform readable inputs, ``initial_depth`` favoured with probability 1/2, stems uniform)."""
+        import torch
+
+        from compactrs.nas.costs import ArchProbs
+
+        table = self.table(kind, width, stride)
+        slots, n_ops = 2 * self.nodes, len(self.ops)
+        readable = torch.zeros(slots, self.nodes + 1, dtype=torch.float64)
+        for slot in range(slots):
+            readable[slot, : slot // 2 + 2] = 1.0
+        inputs = readable / readable.sum(1, keepdim=True)
+        depth_logits = torch.zeros(self.blocks, self.max_depth, dtype=torch.float64)
+        depth_logits[:, min(initial_depth, self.max_depth) - 1] = math.log(max(self.max_depth - 1, 1))
+        kinds = len(table.stem_kinds)
+        probs = ArchProbs(ops={t: torch.full((slots, n_ops), 1.0 / n_ops, dtype=torch.float64) for t in ("normal", "reduce")},
+                          inputs={t: inputs for t in ("normal", "reduce")}, depths=torch.softmax(depth_logits, -1),
+                          stems=torch.full((kinds,), 1.0 / kinds, dtype=torch.float64) if kinds > 1 else None)
+        return float(table.expected(probs))
+
     def extremes(self, kind: str, width: int, stride: int = 1) -> tuple[float, float]:
         """(cheapest, dearest) cost of simple genotypes of the space at ``width`` (its reachable range).
 
@@ -138,12 +161,49 @@ def _nearest_even(predicate, start: int, step: int, low: int = 2) -> int | None:
     return hi if step > 0 else lo
 
 
-def choose_search_width(space: BudgetSpace, budgets: list[Budget], width: int, stride: int = 1) -> tuple[int, str]:
+def centred_width(space: BudgetSpace, budget: Budget, stride: int = 1, initial_depth: int = 3,
+                  widths: Sequence[int] | None = None) -> tuple[int, float]:
+    """The width (even, or one of ``widths``) whose search *starts* in the band: ``(width, starting cost)``.
+
+    The starting distribution's expected cost (``BudgetSpace.start_cost``) is the widest width's whose start
+    lies in ``budget``'s band, else the width's nearest the band's centre (log distance). Searched from there,
+    the budget loss has little to pull at first and the task loss picks the ops: started below the band, the
+    push up raises the costliest op's probability on every edge alike (2026-12-02: every edge of three Indian
+    Pines searches ended as the dearest op, ``mbconv_e6_k5_se``). MACs grow with the width, so their width is
+    bisected; measured time does not (onnxruntime runs channels in blocks: width 10 started at 0.61 ms where
+    16 started at 0.28 ms in one space), so every width of a latency budget is priced.
+    """
+    candidates = sorted(widths) if widths else list(range(space.min_width, MAX_WIDTH + 1, 2))
+    centre = budget.target * (1 - budget.tolerance / 2)
+    costs: dict[int, float] = {}
+
+    def cost(i: int) -> float:
+        if i not in costs:
+            costs[i] = space.start_cost(budget.kind, candidates[i], stride, initial_depth)
+        return costs[i]
+
+    if budget.kind == "macs":
+        lo, hi = 0, len(candidates) - 1
+        while hi - lo > 1:  # the last index whose start is under the centre, and the next
+            mid = (lo + hi) // 2
+            lo, hi = (mid, hi) if cost(mid) <= centre else (lo, mid)
+        indices = sorted({lo, hi})
+    else:
+        indices = range(len(candidates))
+    inside = [i for i in indices if within_band(cost(i), budget.target, budget.tolerance)]
+    best = max(inside) if inside else min(indices, key=lambda i: (abs(math.log(cost(i) / centre)), -i))
+    return candidates[best], cost(best)
+
+
+def choose_search_width(space: BudgetSpace, budgets: list[Budget], width: int, stride: int = 1,
+                        centre: bool = False, initial_depth: int = 3) -> tuple[int, str]:
     """The even width nearest ``width`` whose space contains every budget band; returns (width, message).
 
     Both ends of the space's cost range grow with the width: if its dearest genotype is under a target the
     search widens to the narrowest width that reaches it; if its cheapest genotype is above a band's floor it
-    narrows to the widest width under it.
+    narrows to the widest width under it. With ``centre`` the width is instead the one whose starting
+    distribution costs nearest the centre of the band (``centred_width``; the latency band when there is one),
+    kept if its space holds every band.
 
     Raises:
         TargetError: no even width in ``space.min_width``..256 can hold the band(s).
@@ -160,6 +220,15 @@ def choose_search_width(space: BudgetSpace, budgets: list[Budget], width: int, s
 
     bands = ", ".join(b.band() for b in budgets)
     covered = space.profile_widths(budgets)
+    if centre:
+        primary = next((b for b in budgets if b.kind == "latency_ms"), budgets[0])
+        chosen, start = centred_width(space, primary, stride, initial_depth, covered)
+        if reaches(chosen) and under_floor(chosen):
+            where = ("inside" if within_band(start, primary.target, primary.tolerance)
+                     else "the nearest any width starts to the centre of")
+            return chosen, (f"searching at init_channels {chosen}, where the starting distribution costs "
+                            f"{primary.show(start)}, {where} the target band {primary.band()} "
+                            f"(the space spans {ranges(chosen)})")
     if covered is not None:
         # A latency budget can only be priced at widths the profile measured: choose among those.
         if width in covered and reaches(width) and under_floor(width):
@@ -200,7 +269,7 @@ def stem_strides(space: BudgetSpace, budgets: list[Budget], stride: int | None) 
 
 
 def choose_stem_and_width(space: BudgetSpace, budgets: list[Budget], width: int,
-                          stride: int | None = None) -> tuple[int, int, str]:
+                          stride: int | None = None, centre: bool = False, initial_depth: int = 3) -> tuple[int, int, str]:
     """The stem stride and search width for the budgets: ``(stride, width, message)``, before any training.
 
     The rule (issue 9: keep channels, give up resolution): the smallest stride whose space holds every band at
@@ -213,10 +282,10 @@ def choose_stem_and_width(space: BudgetSpace, budgets: list[Budget], width: int,
     fallback = []
     for s in stem_strides(space, budgets, stride):
         try:
-            w, message = choose_search_width(space, budgets, width, s)
+            w, message = choose_search_width(space, budgets, width, s, centre, initial_depth)
         except TargetError:
             continue
-        if w >= width:
+        if w >= width or centre:
             return s, w, f"stem stride {s}: {message}"
         fallback.append((w, -s, message))
     if fallback:

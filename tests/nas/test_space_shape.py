@@ -98,3 +98,63 @@ def test_the_cli_searches_a_two_node_one_block_space(tmp_path):
     assert "(one block: no reduction cell runs)" in result.output and "reduce " not in result.output
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert (config["search"]["nodes"], config["search"]["blocks"]) == (2, 1)
+
+
+def test_centred_width_starts_the_search_nearest_the_band_centre():
+    from compactrs.nas.derive import Budget, centred_width
+
+    ops = ("zero", "skip_connect", "conv_3x3", "sep_conv_3x3")
+    space = BudgetSpace(10, 8, 6, ops, blocks=2, max_depth=3, nodes=2)
+    budget = Budget("macs", 0.5 * (space.start_cost("macs", 20) + space.start_cost("macs", 22)) / 0.95, 0.1)
+    width, start = centred_width(space, budget)
+    # every even width priced: the bisection found the one whose start is nearest the centre (log distance)
+    centre = budget.target * 0.95
+    every = {w: space.start_cost("macs", w) for w in range(8, 65, 2)}
+    assert width == min(every, key=lambda w: abs(np.log(every[w] / centre))) and start == every[width]
+    assert width in (20, 22)
+
+
+class StepwiseTable:
+    """A made-up latency table (tests only) whose time is not monotonic in width: widths that are not a multiple
+    of 8 pay double, as onnxruntime's channel blocks make real networks do."""
+
+    space = {"init_channels": list(range(8, 33, 2))}
+
+    def edge_ms(self, op, channels, size, stride):
+        return (0.0 if op == "zero" else 0.001 * channels) * (1 if channels % 8 == 0 else 2)
+
+    def cell_base_ms(self, c_prev_prev, c_prev, channels, size, reduction, reduction_prev):
+        return 0.001 * channels
+
+    def fixed_ms(self, in_bands, input_size, stem_channels, final_channels, num_classes):
+        return 0.01
+
+
+def test_centred_width_of_a_latency_budget_is_the_widest_that_starts_in_the_band():
+    from compactrs.nas.derive import Budget, centred_width
+
+    ops = ("zero", "skip_connect", "conv_3x3")
+    space = BudgetSpace(10, 8, 6, ops, blocks=1, max_depth=2, nodes=1, profile=StepwiseTable())
+    starts = {w: space.start_cost("latency_ms", w) for w in StepwiseTable.space["init_channels"]}
+    assert starts[18] > starts[24]  # not monotonic: a bisection would miss
+    budget = Budget("latency_ms", starts[24] * 1.02, 0.1)
+    width, start = centred_width(space, budget, widths=StepwiseTable.space["init_channels"])
+    inside = [w for w, ms in starts.items() if budget.target * 0.9 <= ms <= budget.target]
+    assert width == max(inside) and start == starts[width]
+
+
+def test_the_cli_searches_at_the_centred_width(tmp_path):
+    from compactrs.nas.derive import Budget, centred_width
+
+    ops = "zero,skip_connect,conv_3x3,sep_conv_3x3"
+    space = BudgetSpace(10, 8, 6, tuple(ops.split(",")), blocks=1, max_depth=2, nodes=2)  # synthetic: 10 bands, 6 classes
+    target = 1.5 * space.start_cost("macs", 24, initial_depth=2)
+    expected, _ = centred_width(space, Budget("macs", target, 0.3), initial_depth=2)
+    result = CliRunner().invoke(cli, ["search", "--data", "synthetic,n=8,size=8", "--flops-target", str(int(target)),
+                                      "--tolerance", "0.3", "--centre-width", "--nodes", "2", "--blocks", "1",
+                                      "--max-depth", "2", "--epochs", "1", "--retrain-epochs", "0", "--batch-size", "6",
+                                      "--ops", ops, "--threads", "1", "--out", str(tmp_path / "run"), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["search"]["search_init_channels"] == expected != 16
+    assert "where the starting distribution costs" in report["search"]["width_message"]

@@ -29,8 +29,12 @@ def test_pareto_plan_passes_the_space_shape_to_searches_only():
     spec.loader.exec_module(bench)
     args = bench.parse_args(["train", "--out", "/nonexistent/plan", "--datasets", "ip,eurosat", "--seeds", "0",
                              "--models", "patchcnn", "--no-prune", "--no-extra", "--mac-budgets", "ip=5M;eurosat=5M",
-                             "--latency-budgets", "", "--nodes", "ip=2", "--blocks", "ip=1"])
+                             "--latency-budgets", "", "--nodes", "ip=2", "--blocks", "ip=1",
+                             "--search-split", "ip=spatial", "--search-args=--centre-width --arch-lr 0.01"])
     jobs = {job["key"]: job["cmd"] for job in bench.plan(args)}
-    ip = jobs["ip/search-5M-n2-b1/0"]
+    ip = jobs["ip/search-5M-n2-b1-spatial-centre-width-arch-lr-0.01/0"]
+    assert ip[ip.index("--search-split") + 1] == "spatial" and "--centre-width" in ip
+    assert ip[ip.index("--arch-lr") + 1] == "0.01"
     assert ip[ip.index("--nodes") + 1] == "2" and ip[ip.index("--blocks") + 1] == "1"
-    assert "--nodes" not in jobs["eurosat/search-5M/0"] and "--nodes" not in jobs["ip/patchcnn/0"]
+    assert "--nodes" not in jobs["eurosat/search-5M-centre-width-arch-lr-0.01/0"] and "--nodes" not in jobs["ip/patchcnn/0"]
+    assert "--centre-width" not in jobs["ip/patchcnn/0"]
