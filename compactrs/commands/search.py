@@ -97,7 +97,7 @@ class _StderrLines(Progress):
                    "as Indian Pines' 9x9 at full resolution)")
 @click.option("--nodes", type=click.IntRange(1, 4), default=4, show_default=True,
               help="intermediate nodes per cell (two searched edges each); fewer nodes = fewer, larger kernels, which CPUs "
-                   "run 2-3x more MACs per ms through (BENCHMARKS.md)")
+                   "run ~2x more MACs per ms through (BENCHMARKS.md)")
 @click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True, help="search batch size (per process)")
 @click.option("--search-split", type=click.Choice(["auto", "random", "spatial"]), default="auto", show_default=True,
               help="how the train split is halved into weight and architecture halves: spatial (whole blocks of the scene "

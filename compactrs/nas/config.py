@@ -45,7 +45,7 @@ class SearchConfig:
             the budget loss then starts with little to pull, and the task loss chooses the ops.
         nodes: intermediate nodes per cell, 1..4 (paper: 4). A cell runs two edges per node plus two
             preprocessing convs and outputs ``channels · nodes``; fewer nodes mean fewer, larger kernels, which
-            this CPU runs 2–3× more MACs per millisecond through (BENCHMARKS.md).
+            this CPU ran 1.7–2.2× more MACs per millisecond through (BENCHMARKS.md).
         stem: ``conv`` (a 3x3 conv, today's stem), ``spectral`` (SpectralMamba's front end,
             ``compactrs.nn.spectral_stem``; stride 1, inputs of >= 16 bands) or ``search`` (both in the supernet
             with their own architecture parameter; the derived genotype records the chosen kind).
