@@ -82,9 +82,9 @@ class _StderrLines(Progress):
 @click.option("--init-channels", type=click.IntRange(min=2), default=16, show_default=True,
               help="channels of the first block (even); changed, with a message, when the space cannot hold the target")
 @click.option("--centre-width", is_flag=True,
-              help="search at the width whose starting architecture distribution costs nearest the centre of the band "
-                   "(instead of --init-channels), so the budget loss does not push every edge to the dearest or "
-                   "cheapest op and the task loss chooses")
+              help="search at the width whose starting architecture distribution costs inside (else nearest) the band "
+                   "instead of --init-channels, so the budget loss does not push every edge to the dearest or cheapest "
+                   "op and the task loss chooses; prices every width of a latency profile first")
 @click.option("--stem-stride", type=click.Choice(["auto", "1", "2", "4"]), default="auto", show_default=True,
               help="stride of the stem (1 keeps full resolution); auto: chosen with the width before the search so the "
                    "first cells keep >= 8 channels")

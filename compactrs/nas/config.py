@@ -40,12 +40,12 @@ class SearchConfig:
         init_channels, stem_multiplier, blocks, max_depth, initial_depth: the CellNet backbone (paper: 16, 1,
             3 blocks, δmax = 5, initial depth 3). ``blocks`` 1..3: block k > 1 opens with a reduction cell, so
             fewer blocks keep a small patch (Indian Pines' 9×9) at full resolution, as patchcnn does.
-        centre_width: search at the width whose starting distribution's expected cost is nearest the centre of
-            the (latency, else MAC) band (``compactrs.nas.derive.centred_width``) instead of ``init_channels``;
+        centre_width: search at the width whose starting distribution's expected cost is inside (else nearest
+            the centre of) the latency (else MAC) band (``compactrs.nas.derive.centred_width``) instead of ``init_channels``;
             the budget loss then starts with little to pull, and the task loss chooses the ops.
         nodes: intermediate nodes per cell, 1..4 (paper: 4). A cell runs two edges per node plus two
             preprocessing convs and outputs ``channels · nodes``; fewer nodes mean fewer, larger kernels, which
-            this CPU ran 1.7–2.2× more MACs per millisecond through (BENCHMARKS.md).
+            this CPU ran 1.5–2.7× more MACs per millisecond through (BENCHMARKS.md).
         stem: ``conv`` (a 3x3 conv, today's stem), ``spectral`` (SpectralMamba's front end,
             ``compactrs.nn.spectral_stem``; stride 1, inputs of >= 16 bands) or ``search`` (both in the supernet
             with their own architecture parameter; the derived genotype records the chosen kind).

@@ -165,13 +165,14 @@ def centred_width(space: BudgetSpace, budget: Budget, stride: int = 1, initial_d
                   widths: Sequence[int] | None = None) -> tuple[int, float]:
     """The width (even, or one of ``widths``) whose search *starts* in the band: ``(width, starting cost)``.
 
-    The starting distribution's expected cost (``BudgetSpace.start_cost``) is the widest width's whose start
-    lies in ``budget``'s band, else the width's nearest the band's centre (log distance). Searched from there,
+    The starting cost is the expected cost of the supernet's initial distribution (``BudgetSpace.start_cost``).
+    Latency: every width is priced and the widest whose start lies in ``budget``'s band wins, else the one whose
+    start is nearest the band's centre (log distance). MACs grow with the width: the two widths around the
+    centre are found by bisection, and the one inside the band (else nearer the centre) wins. Searched from there,
     the budget loss has little to pull at first and the task loss picks the ops: started below the band, the
     push up raises the costliest op's probability on every edge alike (2026-12-02: every edge of three Indian
-    Pines searches ended as the dearest op, ``mbconv_e6_k5_se``). MACs grow with the width, so their width is
-    bisected; measured time does not (onnxruntime runs channels in blocks: width 10 started at 0.61 ms where
-    16 started at 0.28 ms in one space), so every width of a latency budget is priced.
+    Pines searches ended as the dearest op, ``mbconv_e6_k5_se``). Time is not monotonic in the width
+    (onnxruntime runs channels in blocks: width 10 started at 0.61 ms where 16 started at 0.28 ms in one space).
     """
     candidates = sorted(widths) if widths else list(range(space.min_width, MAX_WIDTH + 1, 2))
     centre = budget.target * (1 - budget.tolerance / 2)
@@ -202,8 +203,8 @@ def choose_search_width(space: BudgetSpace, budgets: list[Budget], width: int, s
     Both ends of the space's cost range grow with the width: if its dearest genotype is under a target the
     search widens to the narrowest width that reaches it; if its cheapest genotype is above a band's floor it
     narrows to the widest width under it. With ``centre`` the width is instead the one whose starting
-    distribution costs nearest the centre of the band (``centred_width``; the latency band when there is one),
-    kept if its space holds every band.
+    distribution costs inside (else nearest the centre of) the band (``centred_width``; the latency band when
+    there is one), kept if its space holds every band.
 
     Raises:
         TargetError: no even width in ``space.min_width``..256 can hold the band(s).
@@ -225,7 +226,7 @@ def choose_search_width(space: BudgetSpace, budgets: list[Budget], width: int, s
         chosen, start = centred_width(space, primary, stride, initial_depth, covered)
         if reaches(chosen) and under_floor(chosen):
             where = ("inside" if within_band(start, primary.target, primary.tolerance)
-                     else "the nearest any width starts to the centre of")
+                     else "of all widths' starts the nearest to the centre of")
             return chosen, (f"searching at init_channels {chosen}, where the starting distribution costs "
                             f"{primary.show(start)}, {where} the target band {primary.band()} "
                             f"(the space spans {ranges(chosen)})")

@@ -62,10 +62,10 @@ def search_halves(dataset, seed: int, mode: str = "auto") -> tuple[torch.Tensor,
     best = None
     for block in sorted({*range(2 * patch, outer + 1, 2), outer}):
         w, a, info = spatial_block_split(coords, labels, shape, patch, block, 0.5, seed + 3, classes, dataset.spec)
-        present = set(np.unique(labels)) - set(np.unique(labels[a])) if len(a) else set(classes)
-        key = (len(present), info["dropped_buffer_pixels"])
+        absent = set(np.unique(labels)) - set(np.unique(labels[a])) if len(a) else set(classes)
+        key = (len(absent), info["dropped_buffer_pixels"])
         if best is None or key < best[0]:
-            best = (key, w, a, block, info, sorted(int(c) for c in present))
+            best = (key, w, a, block, info, sorted(int(c) for c in absent))
     _, w, a, block, info, missing = best
     if min(len(w), len(a)) < 2:
         raise ConfigError(f"the spatial search split of '{dataset.spec}' leaves {len(w)} / {len(a)} samples in its halves; "

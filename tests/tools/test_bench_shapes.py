@@ -38,3 +38,18 @@ def test_pareto_plan_passes_the_space_shape_to_searches_only():
     assert ip[ip.index("--nodes") + 1] == "2" and ip[ip.index("--blocks") + 1] == "1"
     assert "--nodes" not in jobs["eurosat/search-5M-centre-width-arch-lr-0.01/0"] and "--nodes" not in jobs["ip/patchcnn/0"]
     assert "--centre-width" not in jobs["ip/patchcnn/0"]
+
+
+def test_supernet_ranking_scores_every_op_on_both_splits(tmp_path, indian_pines):
+    out = tmp_path / "ranking.json"
+    profile = TOOLS.parent / "profiles" / "amd-epyc-2c-onnxruntime-fp32-t1.json"
+    done = subprocess.run([sys.executable, str(TOOLS / "diag_supernet_ranking.py"), "--data", f"hsi:{indian_pines}",
+                           "--latency-target", "0.3", "--profile", str(profile), "--ops", "zero,skip_connect,conv_3x3,max_pool_3x3",
+                           "--nodes", "1", "--blocks", "1", "--max-depth", "2", "--depth", "2", "--width", "8",
+                           "--epochs", "1", "--out", str(out)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(out.read_text())
+    assert [r["op"] for r in sorted(data["ranking"], key=lambda r: r["op"])] == ["conv_3x3", "max_pool_3x3", "skip_connect"]
+    assert all(0 <= r["architecture_half"] <= 1 and 0 <= r["test"] <= 1 for r in data["ranking"])
+    assert data["ranking"] == sorted(data["ranking"], key=lambda r: -r["architecture_half"])
+    assert data["halves"]["method"] == "spatial-blocks" and len(data["derived"]["normal"]) == 2
