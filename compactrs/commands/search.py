@@ -99,7 +99,7 @@ class _StderrLines(Progress):
               help="intermediate nodes per cell (two searched edges each); fewer nodes = fewer, larger kernels, which CPUs "
                    "run ~2x more MACs per ms through (BENCHMARKS.md)")
 @click.option("--batch-size", type=click.IntRange(min=2), default=32, show_default=True, help="search batch size (per process)")
-@click.option("--search-split", type=click.Choice(["auto", "random", "spatial"]), default="auto", show_default=True,
+@click.option("--search-split", type=click.Choice(["auto", "random", "spatial"]), default="random", show_default=True,
               help="how the train split is halved into weight and architecture halves: spatial (whole blocks of the scene "
                    "to the architecture half, as the test split was drawn: a random half of overlapping patches rewards "
                    "memorising), random, or auto (spatial for hsi: scenes split spatially)")

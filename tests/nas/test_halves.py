@@ -55,7 +55,7 @@ def test_data_that_is_not_a_spatially_split_scene_gets_random_halves_or_a_one_li
 def test_the_report_and_log_record_the_halves(tmp_path, indian_pines):
     out = tmp_path / "run"
     result = CliRunner().invoke(cli, ["search", "--data", f"hsi:{indian_pines}", "--flops-target", "3M",
-                                      "--nodes", "1", "--blocks", "1", "--max-depth", "2", "--epochs", "1",
+                                      "--nodes", "1", "--blocks", "1", "--max-depth", "2", "--epochs", "1", "--search-split", "auto",
                                       "--retrain-epochs", "0", "--ops", "skip_connect,conv_3x3", "--threads", "1",
                                       "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
