@@ -81,7 +81,7 @@ def parse_args(argv=None):
     p.add_argument("--nodes", default="", help="nodes per cell of the searches, per dataset (e.g. ip=2); default: the "
                                                "search's 4. A run's name gets -n<nodes>")
     p.add_argument("--search-split", default="", help="--search-split of the searches, per dataset (e.g. ip=spatial); "
-                                                      "default: the search's auto. A run's name gets -<split>")
+                                                      "default: the search's random. A run's name gets -<split>")
     p.add_argument("--search-args", default="", help="more options for every search (e.g. '--centre-width'); "
                                                      "a run's name gets them, compacted (-centre-width)")
     p.add_argument("--blocks", default="", help="blocks of the searches, per dataset (e.g. ip=1); default: the search's 3. "

@@ -13,7 +13,6 @@ architecture half and on the test split, and prints them ranked. An accuracy dia
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 import time

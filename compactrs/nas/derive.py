@@ -90,15 +90,13 @@ class BudgetSpace:
         import torch
 
         from compactrs.nas.costs import ArchProbs
+        from compactrs.nas.supernet import initial_depth_logits, readable_inputs
 
         table = self.table(kind, width, stride)
         slots, n_ops = 2 * self.nodes, len(self.ops)
-        readable = torch.zeros(slots, self.nodes + 1, dtype=torch.float64)
-        for slot in range(slots):
-            readable[slot, : slot // 2 + 2] = 1.0
+        readable = readable_inputs(self.nodes).double()
         inputs = readable / readable.sum(1, keepdim=True)
-        depth_logits = torch.zeros(self.blocks, self.max_depth, dtype=torch.float64)
-        depth_logits[:, min(initial_depth, self.max_depth) - 1] = math.log(max(self.max_depth - 1, 1))
+        depth_logits = initial_depth_logits(self.blocks, self.max_depth, min(initial_depth, self.max_depth), torch.float64)
         kinds = len(table.stem_kinds)
         probs = ArchProbs(ops={t: torch.full((slots, n_ops), 1.0 / n_ops, dtype=torch.float64) for t in ("normal", "reduce")},
                           inputs={t: inputs for t in ("normal", "reduce")}, depths=torch.softmax(depth_logits, -1),

@@ -111,6 +111,22 @@ class ArchSample:
         return out
 
 
+def initial_depth_logits(blocks: int, max_depth: int, initial_depth: int, dtype=torch.float32) -> torch.Tensor:
+    """(blocks, max_depth) depth logits a search starts from: P(initial depth) = 1/2, the others share the rest."""
+    logits = torch.zeros(blocks, max_depth, dtype=dtype)
+    # (log 1 = 0 with a single depth: log(max_depth - 1) would be -inf there and poison the softmax)
+    logits[:, initial_depth - 1] = math.log(max(max_depth - 1, 1))
+    return logits
+
+
+def readable_inputs(nodes: int) -> torch.Tensor:
+    """(2·nodes slots, nodes + 1) bool: slot s of node s // 2 may read the cell's two inputs and earlier nodes."""
+    readable = torch.zeros(2 * nodes, nodes + 1, dtype=torch.bool)
+    for slot in range(2 * nodes):
+        readable[slot, : slot // 2 + 2] = True
+    return readable
+
+
 class Supernet(nn.Module):
     """Stem → [reduction] → max_depth searchable normal cells per block → ReLU → pool → linear."""
 
@@ -143,15 +159,8 @@ class Supernet(nn.Module):
         self.alpha_reduce = nn.Parameter(1e-3 * torch.randn(slots, len(self.ops)))
         self.beta_normal = nn.Parameter(1e-3 * torch.randn(slots, nodes + 1))
         self.beta_reduce = nn.Parameter(1e-3 * torch.randn(slots, nodes + 1))
-        # initial depth favoured: P(initial) = 1/2, the other depths share the rest equally
-        depth_logits = torch.zeros(blocks, max_depth)
-        # (log 1 = 0 with a single depth: log(max_depth - 1) would be -inf there and poison the softmax)
-        depth_logits[:, initial_depth - 1] = math.log(max(max_depth - 1, 1))
-        self.depth_logits = nn.Parameter(depth_logits)
-        readable = torch.zeros(slots, nodes + 1, dtype=torch.bool)
-        for slot in range(slots):
-            readable[slot, : slot // 2 + 2] = True
-        self.register_buffer("input_mask", readable, persistent=False)
+        self.depth_logits = nn.Parameter(initial_depth_logits(blocks, max_depth, initial_depth))
+        self.register_buffer("input_mask", readable_inputs(nodes), persistent=False)
 
     # -- parameters -------------------------------------------------------------------------------------
     ARCH_NAMES = ("alpha_normal", "alpha_reduce", "beta_normal", "beta_reduce", "depth_logits")
