@@ -5,6 +5,7 @@ the test asserts its exit status.
 """
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import textwrap
@@ -101,3 +102,18 @@ def test_search_loop_on_13_band_64px_tiles_survives(shared_data, tmp_path):
          "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=540, cwd=tmp_path)
     assert result.returncode == 0, f"exit {result.returncode}: {result.stderr[-2000:]}"
     assert (tmp_path / "run" / "model.pt").is_file()
+
+
+@pytest.mark.slow  # ~25 s: a real search at full 64x64 resolution in its own process
+def test_search_loop_of_a_two_node_two_block_space_at_full_64px_resolution_survives(shared_data, tmp_path):
+    """--nodes 2 --blocks 2 with the stride-1 stem: the reduction cell's FactorizedReduce (strided 1x1 convs) runs
+    on channels-last 64x64 maps in the search's backward pass, the triggering shape of the oneDNN corruption."""
+    result = subprocess.run(
+        [sys.executable, "-m", "compactrs.cli", "search", "--data", f"eurosat:{shared_data / 'eurosat_ms'}",
+         "--flops-target", "40M", "--nodes", "2", "--blocks", "2", "--stem-stride", "1", "--init-channels", "8",
+         "--max-depth", "2", "--epochs", "2", "--retrain-epochs", "1", "--threads", "1", "--seed", "1",
+         "--out", str(tmp_path / "run"), "--json"], capture_output=True, text=True, timeout=540, cwd=tmp_path)
+    assert result.returncode == 0, f"exit {result.returncode}: {result.stderr[-2000:]}"
+    report = json.loads(result.stdout)
+    assert report["genotype"]["stem"]["stride"] == 1 and len(report["genotype"]["depths"]) == 2
+    assert len(report["genotype"]["normal"]) == 4 and (tmp_path / "run" / "model.pt").is_file()
