@@ -73,8 +73,8 @@ class KernelProfileConfig:
             raise ConfigError(f"init_channels must be positive, got {list(self.init_channels)}")
         from compactrs.nn.spectral_stem import MIN_SPECTRAL_BANDS
 
-        # the spectral stem exists only for many-band inputs; the sampled networks draw it there
-        stems = ["conv", "spectral"] if any(b >= MIN_SPECTRAL_BANDS for b, _ in self.inputs) else ["conv"]
+        # the spectral and pointwise stems are for many-band inputs; the sampled networks draw them there
+        stems = ["conv", "spectral", "pointwise"] if any(b >= MIN_SPECTRAL_BANDS for b, _ in self.inputs) else ["conv"]
         return {"inputs": [list(pair) for pair in self.inputs],
                 "in_bands": sorted({b for b, _ in self.inputs}), "input_size": sorted({s for _, s in self.inputs}),
                 "init_channels": sorted(self.init_channels), "num_classes": list(self.num_classes), "ops": ops,

@@ -112,12 +112,60 @@ class KernelProfile:
         """Stem kinds the profile's networks had (a profile made before stem kinds: the conv stem only)."""
         return list(self.space.get("stem_kinds", ["conv"]))
 
-    def check_stem(self, kind: str) -> None:
-        """Raise ConfigError naming the profile's region if it never measured a ``kind`` stem."""
-        if kind not in self.stem_kinds:
-            raise ConfigError(f"latency profile '{self.source}' does not cover the '{kind}' stem: it covers "
-                              f"{self.region()}; re-profile with 'compactrs profile' (its networks draw the spectral "
-                              f"stem for inputs of >= 16 bands), or search with --stem conv")
+    def check_stem(self, kind: str, in_bands: int | None = None, input_size: int | None = None,
+                   channels: int | None = None) -> None:
+        """Raise ConfigError naming the profile's region if it cannot price a ``kind`` stem.
+
+        A kind the profile's networks had is covered. Another kind, given the input and width it would run at,
+        is covered when every kernel the runtime runs for it is of a type the profile fitted, at a kernel
+        size, stride and dilation its samples of that type had, with channels and side inside their range —
+        what the kernel regressors price from measurement, not extrapolation (the pointwise stem's 1×1 conv is
+        the cells' preprocessing kernel with more input channels)."""
+        if kind in self.stem_kinds:
+            return
+        outside = "it never measured one" if in_bands is None else self._stem_outside(kind, int(in_bands), int(input_size),
+                                                                                        int(channels))
+        if outside is None:
+            return
+        raise ConfigError(f"latency profile '{self.source}' does not cover the '{kind}' stem ({outside}): it covers "
+                          f"{self.region()}; re-profile with 'compactrs profile' (its networks draw the spectral "
+                          f"stem for inputs of >= 16 bands), or search with --stem conv")
+
+    def _stem_outside(self, kind: str, in_bands: int, input_size: int, channels: int) -> str | None:
+        """Why the kernels of a ``kind`` stem (``in_bands`` → ``channels`` at side ``input_size``) lie outside the
+        sampled kernels, or None when every one lies inside."""
+        key = (kind, in_bands, input_size, channels)
+        cache = self.__dict__.setdefault("_stem_coverage", {})
+        if key not in cache:
+            from torch import nn
+
+            from compactrs.cost._kernel_model import SAMPLE_FIELDS
+            from compactrs.nn.stems import make_stem
+
+            stem = nn.Sequential(make_stem({"kind": kind, "stride": 1}, in_bands, channels)).eval()
+            kernels = [k for k in self.network_kernels(stem, (self.data["batch"], in_bands, input_size, input_size))
+                       if k["op"] != "ReorderOutput"]
+            column = {field: i for i, field in enumerate(SAMPLE_FIELDS)}
+            problems = [f"kernel type {t}" for t in self.unknown_types(kernels)]
+            for kernel in kernels:
+                kind_of = self._regressor_type(kernel["type"])
+                if kind_of not in self.regressors:
+                    continue
+                rows = self.regressors[kind_of].rows
+                same = np.ones(len(rows), dtype=bool)
+                for field in ("k_h", "k_w", "stride", "dilation"):
+                    same &= rows[:, column[field]] == kernel[field]
+                same &= (rows[:, column["groups"]] > 1) == (kernel["groups"] > 1)
+                ranges = {field: (rows[same, column[field]].min(), rows[same, column[field]].max()) if same.any() else None
+                          for field in ("c_in", "c_out", "h_out")}
+                bad = [f"{field} {kernel[field]} (sampled {int(r[0])}–{int(r[1])})" if r else "its kernel size, stride or dilation (never sampled)"
+                       for field, r in ranges.items() if r is None or not r[0] <= kernel[field] <= r[1]]
+                if bad:
+                    problems.append(f"{kind_of} kernel: {', '.join(dict.fromkeys(bad))}")
+            problems = list(dict.fromkeys(problems))
+            more = f"; and {len(problems) - 3} more kernels" if len(problems) > 3 else ""
+            cache[key] = "; ".join(problems[:3]) + more if problems else None
+        return cache[key]
 
     def check_covers(self, genotype: dict, in_bands: int, input_size: int, init_channels: int,
                      stem_multiplier: int = 1) -> None:
@@ -134,7 +182,9 @@ class KernelProfile:
             problems.append(f"stem_multiplier {stem_multiplier}")
         kind = (genotype.get("stem") or {}).get("kind", "conv")
         if kind not in self.stem_kinds:
-            problems.append(f"the '{kind}' stem")
+            outside = self._stem_outside(kind, in_bands, input_size, init_channels * stem_multiplier)
+            if outside:
+                problems.append(f"the '{kind}' stem ({outside})")
         ops = sorted({op for cell in ("normal", "reduce") for op, _ in genotype[cell]} - set(sp["ops"]))
         if ops:
             problems.append(f"ops {ops}")
@@ -304,7 +354,7 @@ class KernelProfile:
         """Stem (stride 1, of ``stem_kind``) + head (ReLU, pool, linear) + the per-run cost; the head at the side
         ``blocks`` blocks leave (default: the profile's networks')."""
         if stem_kind != "conv":
-            self.check_stem(stem_kind)
+            self.check_stem(stem_kind, in_bands, input_size, stem_channels)
         if blocks is not None and not 1 <= int(blocks) <= int(self.space["blocks"]):
             raise ConfigError(f"latency profile '{self.source}' does not cover networks of {blocks} blocks: it covers "
                               f"{self.region()}")

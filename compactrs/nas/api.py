@@ -270,9 +270,9 @@ def _land_by_measurement(fit, budget, space, dataset, config: SearchConfig, prof
 
 def _check_stem(config: SearchConfig, dataset: Dataset) -> None:
     """Refuse, before any training, a spectral stem on inputs whose spectrum is too short to scan."""
-    if config.stem != "conv" and dataset.in_bands < MIN_SPECTRAL_BANDS:
+    if "spectral" in config.stem_kinds() and dataset.in_bands < MIN_SPECTRAL_BANDS:
         raise ConfigError(f"--stem {config.stem} scans each pixel's spectrum and needs >= {MIN_SPECTRAL_BANDS} bands "
-                          f"(a hyperspectral 'hsi:' cube); '{dataset.spec}' has {dataset.in_bands}; use --stem conv")
+                          f"(a hyperspectral 'hsi:' cube); '{dataset.spec}' has {dataset.in_bands}; use --stem conv or pointwise")
 
 
 def _target_record(config: SearchConfig, fit) -> dict:

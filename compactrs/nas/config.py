@@ -7,8 +7,9 @@ from compactrs.errors import ConfigError
 from compactrs.nn.geometry import STEM_STRIDES
 from compactrs.training.losses import LOSSES
 
-#: ``--stem``: the stem kind(s) the search uses; "search" puts both in the supernet and lets it choose
-STEM_CHOICES = {"conv": ("conv",), "spectral": ("spectral",), "search": ("conv", "spectral")}
+#: ``--stem``: the stem kind(s) the search uses; "search" puts every kind in the supernet and lets it choose
+STEM_CHOICES = {"conv": ("conv",), "spectral": ("spectral",), "pointwise": ("pointwise",),
+                "search": ("conv", "spectral", "pointwise")}
 #: the largest cell (nodes) and macro-architecture (blocks) a search may ask for: the LCZ paper's space
 MAX_NODES, MAX_BLOCKS = 4, 3
 #: what a checkpoint made before a field existed ran with (so --resume of such a checkpoint still matches)
@@ -47,8 +48,9 @@ class SearchConfig:
             preprocessing convs and outputs ``channels · nodes``; fewer nodes mean fewer, larger kernels, which
             this CPU ran 1.5–2.7× more MACs per millisecond through (BENCHMARKS.md).
         stem: ``conv`` (a 3x3 conv, today's stem), ``spectral`` (SpectralMamba's front end,
-            ``compactrs.nn.spectral_stem``; stride 1, inputs of >= 16 bands) or ``search`` (both in the supernet
-            with their own architecture parameter; the derived genotype records the chosen kind).
+            ``compactrs.nn.spectral_stem``; stride 1, inputs of >= 16 bands), ``pointwise`` (a 1x1 band mix,
+            patchcnn's spectral compression; stride 1) or ``search`` (the three in the supernet with their own
+            architecture parameter, inputs of >= 16 bands; the derived genotype records the chosen kind).
         stem_stride: 1, 2 or 4 (the stem's stride, part of the genotype); None = chosen with the width before
             the search so the first cells keep ≥ 8 channels (``compactrs.nas.derive.choose_stem_and_width``).
         epochs, batch_size: search epochs and batch size (each epoch: one pass over each half of the train split).

@@ -157,7 +157,7 @@ class LatencyCost:
         if stem["stride"] != 1 or check_stem is None:
             raise ConfigError(f"the latency profile prices only the stride-1 conv stem, not {stem}; "
                               f"search a latency budget with the stride-1 conv stem (--stem-stride 1, --stem conv)")
-        check_stem(stem["kind"])  # refuses, naming the profile's region, a kind its networks never had
+        check_stem(stem["kind"], in_bands, input_size, stem_channels)  # refuses what its kernels do not cover
         return float(self.profile.fixed_ms(in_bands, input_size, stem_channels, final_channels, num_classes, stem["kind"],
                                            **blocks))
 

@@ -261,7 +261,7 @@ def stem_strides(space: BudgetSpace, budgets: list[Budget], stride: int | None) 
     if stride is not None:
         return (int(stride),)
     if space.stem_kinds != ("conv",):
-        return (1,)  # the spectral stem keeps the resolution (compactrs.nn.geometry.KIND_STRIDES)
+        return (1,)  # the spectral and pointwise stems keep the resolution (compactrs.nn.geometry.KIND_STRIDES)
     if any(b.kind == "latency_ms" for b in budgets):
         return (1,)  # latency profiles price the stride-1 stem only (compactrs.nas.costs.LatencyCost)
     return STEM_STRIDES

@@ -15,7 +15,7 @@ Design (documented choice between the two GDAS readings):
   (straight-through), so the gradient reaches the depth logits. s0 of the next cell is the state before the
   last cell that ran, exactly as in ``CellNet``.
 - Search ops use non-affine BN (DARTS convention); the derived network's ops are affine.
-- Stem kind (``--stem search``): both stems (conv, spectral; stride 1) sit before the cells with their own
+- Stem kind (``--stem search``): every stem kind (conv, spectral, pointwise; stride 1) sits before the cells with its own
   categorical, hard-sampled like an op: only the sampled stem runs, its output weighted by the
   straight-through one-hot weight, so the task loss reaches the stem logits; derive records the argmax kind.
 """

@@ -17,10 +17,11 @@ from compactrs.errors import ConfigError
 
 #: stem kinds and strides of the space. Every stem kind maps ``bands × H × W`` to ``C × ceil(H/s) × ceil(W/s)``
 #: (the contract ``stem_output_size`` relies on); ``compactrs.nn.stems`` builds them.
-STEM_KINDS = ("conv", "spectral")
+STEM_KINDS = ("conv", "spectral", "pointwise")
 STEM_STRIDES = (1, 2, 4)
-#: strides each kind can have: the spectral stem (a scan over every pixel's spectrum) keeps the resolution
-KIND_STRIDES = {"conv": STEM_STRIDES, "spectral": (1,)}
+#: strides each kind can have: the spectral stem (a scan over every pixel's spectrum) and the pointwise stem (a
+#: 1×1 band mix; strided, it would only drop pixels) keep the resolution
+KIND_STRIDES = {"conv": STEM_STRIDES, "spectral": (1,), "pointwise": (1,)}
 DEFAULT_STEM = {"kind": "conv", "stride": 1}
 
 
@@ -30,7 +31,8 @@ def reduced(size: int) -> int:
 
 
 def validate_stem(stem: dict | None) -> dict:
-    """``{"kind": "conv", "stride": 1|2|4}`` or ``{"kind": "spectral", "stride": 1}`` normalised.
+    """``{"kind": "conv", "stride": 1|2|4}``, ``{"kind": "spectral", "stride": 1}`` or ``{"kind": "pointwise",
+    "stride": 1}`` normalised.
 
     None → the stride-1 conv stem of older genotypes.
 

@@ -24,10 +24,10 @@ TINY = ["--init-channels", "4,6", "--classes", "3", "--ops", ",".join(OPS), "--b
 
 def test_sampled_networks_draw_the_stem_kind_for_many_band_inputs_only():
     space = KernelProfileConfig(inputs=((24, 5), (3, 8)), init_channels=(4,), ops=OPS, blocks=2, max_depth=1).space()
-    assert space["stem_kinds"] == ["conv", "spectral"]
+    assert space["stem_kinds"] == ["conv", "spectral", "pointwise"]
     specs = sample_specs(space, 30, seed=0)
     kinds = {(s["in_bands"], s["genotype"].get("stem", {}).get("kind", "conv")) for s in specs}
-    assert kinds == {(24, "conv"), (24, "spectral"), (3, "conv")}
+    assert kinds == {(24, "conv"), (24, "spectral"), (24, "pointwise"), (3, "conv")}
     few_bands = KernelProfileConfig(inputs=((3, 8),), init_channels=(4,), ops=OPS, blocks=2, max_depth=1).space()
     assert few_bands["stem_kinds"] == ["conv"]
     # a space without stem kinds (a profile made before them) samples exactly the networks it always did
@@ -46,7 +46,7 @@ def many_band_profile(tmp_path_factory) -> Path:
 @pytest.mark.slow  # builds a real (tiny) kernel profile: ~40 s on the shared machine
 def test_a_new_profile_prices_the_spectral_stem_like_the_conv_stem(many_band_profile, roofline_priced):
     profile = roofline_priced(many_band_profile)
-    assert profile.stem_kinds == ["conv", "spectral"]
+    assert profile.stem_kinds == ["conv", "spectral", "pointwise"]
     layout = supernet_layout(5, 6, 1, 2, 1, 4)
     table = CostTable(LatencyCost(profile), layout, OPS, 24, 5, 3, 4, stem_kinds=("conv", "spectral"))
     assert table.stem_fixed[1] > table.stem_fixed[0] > 0  # the scan over every pixel costs more than a 3x3 conv
@@ -64,7 +64,7 @@ def test_an_older_profile_refuses_a_latency_target_with_the_spectral_stem(tmp_pa
     out.write_text(json.dumps(data))
     profile = KernelProfile.load(out)
     space = BudgetSpace(16, 5, 3, OPS, blocks=2, max_depth=1, profile=profile, stem_kinds=("conv", "spectral"))
-    with pytest.raises(ConfigError, match=r"does not cover the 'spectral' stem: it covers inputs .*stems \['conv'\]"):
+    with pytest.raises(ConfigError, match=r"does not cover the 'spectral' stem \(.*kernel: .*\): it covers inputs .*stems \['conv'\]"):
         choose_stem_and_width(space, [Budget("latency_ms", 1.0, 0.5)], 6)
     genotype = {**random_genotype(np.random.default_rng(0), OPS, 4, 2, 1), "stem": {"kind": "spectral", "stride": 1}}
     with pytest.raises(ConfigError, match=r"does not cover the 'spectral' stem"):

@@ -22,17 +22,21 @@ GENOTYPE = {"normal": [["sep_conv_3x3", 0], ["skip_connect", 1]] * 4, "reduce": 
             "depths": [1, 2], "concat": [2, 3, 4, 5]}
 
 
-@pytest.mark.parametrize("kind", ["conv", "spectral"])
+KINDS = ("conv", "spectral", "pointwise")
+
+
+@pytest.mark.parametrize("kind", KINDS)
 def test_the_table_prices_each_stem_kind_as_the_built_network_counts(kind):
-    space = BudgetSpace(200, 9, 16, OPS, blocks=2, max_depth=2, stem_kinds=("conv", "spectral"))
+    space = BudgetSpace(200, 9, 16, OPS, blocks=2, max_depth=2, stem_kinds=KINDS)
     genotype = {**GENOTYPE, "stem": {"kind": kind, "stride": 1}}
     model = create_model("cellnet", 200, 16, genotype=genotype, init_channels=8)
     assert space.cost("macs", genotype, 8) == count_macs(model, (1, 200, 9, 9))
     table = space.table("macs", 8)
     assert table.discrete(genotype) == count_macs(model, (1, 200, 9, 9))
-    # the two kinds differ by exactly their stems: the conv stem's 3x3 conv, the spectral stem's hand count
+    # the kinds differ by exactly their stems: the conv stem's 3x3 conv, the spectral stem's hand count, a 1x1 conv
     conv_stem = 81 * 8 * 200 * 9
     assert float(table.stem_fixed[1] - table.stem_fixed[0]) == make_stem({"kind": "spectral", "stride": 1}, 200, 8).macs(9, 9) - conv_stem
+    assert float(table.stem_fixed[2] - table.stem_fixed[0]) == 81 * 8 * 200 - conv_stem
 
 
 def test_the_expected_cost_weights_the_stems_by_their_probabilities():
@@ -74,7 +78,9 @@ def test_a_spectral_or_searched_stem_keeps_stride_one():
     assert stride == 1
     with pytest.raises(ConfigError, match="--stem-stride 1"):
         SearchConfig(flops_target=5_000_000, stem="spectral", stem_stride=2)
-    with pytest.raises(ConfigError, match="--stem must be one of conv, spectral, search"):
+    with pytest.raises(ConfigError, match="--stem pointwise keeps every pixel's spectrum.*--stem-stride 1"):
+        SearchConfig(flops_target=5_000_000, stem="pointwise", stem_stride=4)
+    with pytest.raises(ConfigError, match="--stem must be one of conv, spectral, pointwise, search"):
         SearchConfig(flops_target=5_000_000, stem="fft")
 
 
@@ -100,8 +106,8 @@ def test_search_chooses_the_stem_derives_and_retrains_on_indian_pines(indian_pin
     report = json.loads((out / "report.json").read_text())
     genotype = json.loads((out / "genotype.json").read_text())
     kind = report["genotype"]["stem"]["kind"]
-    assert kind in ("conv", "spectral") and genotype["genotype"]["stem"] == {"kind": kind, "stride": 1}
-    assert set(genotype["stem_probs"]) == {"conv", "spectral"}
+    assert kind in KINDS and genotype["genotype"]["stem"] == {"kind": kind, "stride": 1}
+    assert set(genotype["stem_probs"]) == set(KINDS)
     assert max(genotype["stem_probs"], key=genotype["stem_probs"].get) == kind
     assert f"stem {kind} (searched: conv" in result.stdout
     arch = json.loads((out / "arch.json").read_text())
