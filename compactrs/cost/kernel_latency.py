@@ -128,8 +128,8 @@ class KernelProfile:
         if outside is None:
             return
         raise ConfigError(f"latency profile '{self.source}' does not cover the '{kind}' stem ({outside}): it covers "
-                          f"{self.region()}; re-profile with 'compactrs profile' (its networks draw the spectral "
-                          f"stem for inputs of >= 16 bands), or search with --stem conv")
+                          f"{self.region()}; re-profile with 'compactrs profile' (its networks draw the spectral and "
+                          f"pointwise stems for inputs of >= 16 bands), or search with --stem conv")
 
     def _stem_outside(self, kind: str, in_bands: int, input_size: int, channels: int) -> str | None:
         """Why the kernels of a ``kind`` stem (``in_bands`` → ``channels`` at side ``input_size``) lie outside the
