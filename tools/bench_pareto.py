@@ -66,7 +66,9 @@ def parse_args(argv=None):
     p.add_argument("--out", required=True, help="directory of the runs and results")
     p.add_argument("--datasets", default="ip,eurosat")
     p.add_argument("--seeds", default="0,1,2")
-    p.add_argument("--models", default=",".join(BASELINES), help="hand-designed baselines (ResNet-20 is also pruned)")
+    p.add_argument("--models", default=",".join(BASELINES),
+                   help="hand-designed baselines (ResNet-20 is also pruned); MODEL:KEY=VALUE passes model options, e.g. "
+                        "patchcnn:width=128")
     p.add_argument("--no-prune", action="store_true", help="skip the pruned ResNet-20")
     p.add_argument("--no-extra", action="store_true", help="skip the per-dataset extra models (SpectralMamba on ip)")
     p.add_argument("--mac-budgets", default="ip=5M,10M;eurosat=5M,10M")
@@ -138,10 +140,14 @@ def plan(args) -> list[dict]:
                     "--ops", args.ops, "--epochs", str(search_e[ds][0]), "--retrain-epochs", str(retrain_e[ds][0]), *space,
                     *common]))
             models = [m for m in args.models.split(",") if m] + ([] if args.no_extra else EXTRA.get(ds, []))
-            for model in models:
+            for entry in models:
+                # "patchcnn:width=128" trains patchcnn with --model-arg width=128, named patchcnn-width128
+                model, *options = entry.split(":")
+                name = "-".join([model, *(option.replace("=", "") for option in options)])
                 kind = "spectral" if model.startswith("spectralmamba") else "baseline"
-                jobs.append(dict(dataset=ds, seed=seed, kind=kind, name=model, cmd=[
-                    "train", model, "--data", spec, "--epochs", str(epochs[ds][0]), *common]))
+                model_args = [part for option in options for part in ("--model-arg", option)]
+                jobs.append(dict(dataset=ds, seed=seed, kind=kind, name=name, cmd=[
+                    "train", model, *model_args, "--data", spec, "--epochs", str(epochs[ds][0]), *common]))
             if not args.no_prune and "resnet20" in models:
                 search_epochs, finetune = prune_e[ds]
                 jobs.append(dict(dataset=ds, seed=seed, kind="pruned", name=PRUNED, after=f"{ds}/resnet20/{seed}", cmd=[

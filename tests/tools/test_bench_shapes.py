@@ -28,7 +28,7 @@ def test_pareto_plan_passes_the_space_shape_to_searches_only():
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     args = bench.parse_args(["train", "--out", "/nonexistent/plan", "--datasets", "ip,eurosat", "--seeds", "0",
-                             "--models", "patchcnn", "--no-prune", "--no-extra", "--mac-budgets", "ip=5M;eurosat=5M",
+                             "--models", "patchcnn,patchcnn:width=128", "--no-prune", "--no-extra", "--mac-budgets", "ip=5M;eurosat=5M",
                              "--latency-budgets", "", "--nodes", "ip=2", "--blocks", "ip=1",
                              "--search-split", "ip=spatial", "--search-args=--centre-width --arch-lr 0.01"])
     jobs = {job["key"]: job["cmd"] for job in bench.plan(args)}
@@ -37,7 +37,9 @@ def test_pareto_plan_passes_the_space_shape_to_searches_only():
     assert ip[ip.index("--arch-lr") + 1] == "0.01"
     assert ip[ip.index("--nodes") + 1] == "2" and ip[ip.index("--blocks") + 1] == "1"
     assert "--nodes" not in jobs["eurosat/search-5M-centre-width-arch-lr-0.01/0"] and "--nodes" not in jobs["ip/patchcnn/0"]
-    assert "--centre-width" not in jobs["ip/patchcnn/0"]
+    assert "--centre-width" not in jobs["ip/patchcnn/0"] and "--model-arg" not in jobs["ip/patchcnn/0"]
+    wide = jobs["ip/patchcnn-width128/0"]  # a baseline's model options: its own name, passed to train
+    assert wide[wide.index("train") + 1] == "patchcnn" and wide[wide.index("--model-arg") + 1] == "width=128"
 
 
 def test_supernet_ranking_scores_every_op_on_both_splits(tmp_path, indian_pines):
