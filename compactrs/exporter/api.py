@@ -94,7 +94,10 @@ def _load(run, seed: int):
 
     model, payload = load_checkpoint(run)
     spec = payload["input_spec"]
-    dataset = load_dataset(spec["dataset"], seed)
+    # the run's own split (its normalisation and test set come from its training seed); ``seed`` draws the
+    # validation and calibration samples. A run trained with --seed 1 failed here as "the data changed".
+    train_seed = int((payload.get("config") or {}).get("train", {}).get("seed", seed))
+    dataset = load_dataset(spec["dataset"], train_seed)
     check_dataset_fits(dataset, spec["in_bands"], spec["num_classes"], f"the model in '{run}'", spec["dataset"],
                        mean=(spec.get("preprocess") or {}).get("mean"),
                        fix="the data changed since the run was trained on it: restore that data or re-train")
