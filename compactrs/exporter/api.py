@@ -90,14 +90,13 @@ class ExportConfig:
 
 def _load(run, seed: int):
     from compactrs.data import check_dataset_fits, load_dataset
-    from compactrs.training import load_checkpoint
+    from compactrs.training import load_checkpoint, trained_seed
 
     model, payload = load_checkpoint(run)
     spec = payload["input_spec"]
-    # the run's own split (its normalisation and test set come from its training seed); ``seed`` draws the
-    # validation and calibration samples. A run trained with --seed 1 failed here as "the data changed".
-    train_seed = int((payload.get("config") or {}).get("train", {}).get("seed", seed))
-    dataset = load_dataset(spec["dataset"], train_seed)
+    # the run's own split; ``seed`` draws the validation and calibration samples (a run trained with --seed 1 failed
+    # here as "the data changed" when its split was drawn with export's seed)
+    dataset = load_dataset(spec["dataset"], trained_seed(payload, default=seed))
     check_dataset_fits(dataset, spec["in_bands"], spec["num_classes"], f"the model in '{run}'", spec["dataset"],
                        mean=(spec.get("preprocess") or {}).get("mean"),
                        fix="the data changed since the run was trained on it: restore that data or re-train")

@@ -11,7 +11,7 @@ from compactrs._progress import Progress
 from compactrs.data import Dataset, check_dataset_fits, load_dataset
 from compactrs.errors import ArtifactError, ConfigError
 from compactrs.models import arch_of, build_model
-from compactrs.training.checkpoint import load_checkpoint
+from compactrs.training.checkpoint import load_checkpoint, trained_seed
 from compactrs.training.loop import TrainConfig, evaluate, fit, seed_everything, to_device_layout
 from compactrs.training.run import RunLog, build_report, default_run_dir, write_run
 
@@ -90,8 +90,7 @@ def evaluate_run(run: str | os.PathLike, data: str | Dataset | None = None) -> d
     run = Path(run)
     model, payload = load_checkpoint(run)
     spec = payload["input_spec"]
-    seed = int(payload.get("config", {}).get("train", {}).get("seed", 0))
-    dataset = _resolve_dataset(data if data is not None else spec["dataset"], seed)
+    dataset = _resolve_dataset(data if data is not None else spec["dataset"], trained_seed(payload))
     check_dataset_fits(dataset, spec["in_bands"], spec["num_classes"], f"the model in '{run}'", spec["dataset"],
                        fix=f"pass the --data it was trained on ({spec['dataset']})")
     batch = int(payload.get("config", {}).get("train", {}).get("eval_batch_size", 256))

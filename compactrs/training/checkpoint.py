@@ -53,3 +53,8 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, dict]:
         first = str(exc).splitlines()[0]
         raise ModelError(f"weights in '{path}' do not fit the architecture they were saved with: {first}") from exc
     return model.eval(), payload
+
+
+def trained_seed(payload: dict, default: int = 0) -> int:
+    """The seed a checkpoint's run was trained with: it drew the run's split, so its normalisation and test set."""
+    return int((payload.get("config") or {}).get("train", {}).get("seed", default))
