@@ -53,8 +53,8 @@ def data_option(default: str | None = "synthetic"):
     return click.option("--data", "data", default=default, show_default=default is not None, metavar="SPEC", help=DATA_HELP)
 
 
-def seed_option():
-    return click.option("--seed", type=int, default=0, show_default=True, help="random seed (data split, init, order)")
+def seed_option(help: str = "random seed (data split, init, order)"):
+    return click.option("--seed", type=int, default=0, show_default=True, help=help)
 
 
 def json_option():

@@ -30,7 +30,7 @@ from compactrs.commands._common import emit, json_option, overwrite_option, seed
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="bundle directory [default: RUN/bundle]")
 @overwrite_option()
 @threads_option(default=1)
-@seed_option()
+@seed_option("random seed of the validation and calibration samples (a run is split with its own training seed)")
 @json_option()
 def command(run, onnx_flag, trt, fp16, int8, calib, calib_method, openvino_flag, bf16, max_drop, int8_speed_check, simplify, opset, atol, rtol, max_oa_drop, min_agreement, out, overwrite, threads, seed, as_json):
     """Export RUN's model to a validated deploy bundle.

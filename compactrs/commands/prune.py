@@ -24,7 +24,7 @@ from compactrs.commands._common import COUNT, data_option, emit, json_option, ov
 @click.option("--model-arg", "model_args", multiple=True, metavar="KEY=VALUE", help="model option for a model name, e.g. width=32")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="run directory to create [default: runs/prune-MODEL-TIME]")
 @overwrite_option()
-@seed_option()
+@seed_option("random seed (init, order; the data split, except that a run pruned on its own data keeps its split)")
 @threads_option()
 @json_option()
 def command(model_or_run, data, flops_ratio, flops_target, round_to, min_channels, epochs, search_epochs, finetune_epochs,

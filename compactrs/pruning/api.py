@@ -48,7 +48,7 @@ def resolve_source(model: str | os.PathLike, data: str | Dataset | None, seed: i
     Raises:
         ModelError, ArtifactError, DataError: unknown model, unreadable run, data that does not fit the run.
     """
-    from compactrs.training import load_checkpoint
+    from compactrs.training import load_checkpoint, trained_seed
 
     path = Path(str(model))
     if path.exists():
@@ -56,7 +56,12 @@ def resolve_source(model: str | os.PathLike, data: str | Dataset | None, seed: i
         arch, spec = payload["arch"], payload["input_spec"]
         if arch.get("prune_plan") is not None:
             raise ModelError(f"'{model}' is already a pruned network; prune the run it came from with the smaller target instead")
-        dataset = data if isinstance(data, Dataset) else load_dataset(data or spec["dataset"], seed=seed)
+        # the run's own split (its training seed) when pruning on the run's data: drawn with prune's seed, a run
+        # trained with --seed 1 was fine-tuned on a split whose test half it had trained on, and "before" was not
+        # the run's accuracy; other data is split with ``seed``
+        own = data is None or data == spec["dataset"]
+        dataset = data if isinstance(data, Dataset) else load_dataset(
+            data or spec["dataset"], seed=trained_seed(payload, default=seed) if own else seed)
         check_dataset_fits(dataset, spec["in_bands"], spec["num_classes"], f"the model in '{model}'", spec["dataset"],
                            fix=f"pass --data {spec['dataset']}")
         return Source(network, arch, dataset, {"kind": "run", "path": str(path.resolve())}, trained=True)
