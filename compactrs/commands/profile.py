@@ -193,7 +193,10 @@ def validate(profile_path, archs, plot, seed, min_within, write, compare, region
     with progress_bar(show_progress(as_json)) as progress:
         block = validate_any(profile_path, archs, plot, seed, write, compare, drift_archs, progress, timing_mode,
                              region_of)
+    from compactrs.cost._fit import accuracy_by_input
+
     summary = {k: v for k, v in block.items() if k != "archs"}
+    summary["by_input"] = accuracy_by_input(block.get("archs") or [])
     emit(summary, as_json, lambda b: click.echo(_validation_text(b, profile_path, write)))
     _gate(block, min_within)
 
@@ -245,6 +248,7 @@ def _validation_text(block: dict, profile_path: str, write: bool) -> str:
     from compactrs.cost._validate import validation_table
 
     lines = [validation_table(block)]
+    lines += _by_input_lines(block)
     if block.get("region"):
         region = block["region"]
         lines.append(f"networks drawn from the region {region['of']} covers too: inputs "
@@ -266,6 +270,19 @@ def _validation_text(block: dict, profile_path: str, write: bool) -> str:
         lines.append(f"plot: {block['plot']}")
     lines.append(f"written into {profile_path}" if write else f"{profile_path} not modified (--write records the block)")
     return "\n".join(lines)
+
+
+def _by_input_lines(block: dict) -> list[str]:
+    """Where in its region the profile is good or weak: the same networks split by input shape."""
+    groups = block.get("by_input") or {}
+    if len(groups) < 2:
+        return []
+    lines = ["by input shape (within ±10 %, MAPE; the machine re-timing the same networks):"]
+    for key, at in sorted(groups.items(), key=lambda kv: kv[1]["within_10pct"]):
+        floor = at.get("noise_floor")
+        lines.append(f"  {key:>10}  {at['n']:3d} networks  {at['within_10pct']:4.0%}  {at['mape_pct']:5.1f} %"
+                     + (f"   (re-timing {floor['within_10pct']:4.0%}, {floor['mape_pct']:5.1f} %)" if floor else ""))
+    return lines
 
 
 def _reference_line(ref: dict) -> str:

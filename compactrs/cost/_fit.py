@@ -57,6 +57,34 @@ def accuracy_metrics(measured_ms, predicted_ms) -> dict:
     }
 
 
+def test_retest(rows: list[dict]) -> dict:
+    """Agreement of each network's first two end-to-end rounds: share within ±10 % and MAPE (the noise floor)."""
+    first = np.array([row["round_ms"][0] for row in rows])
+    second = np.array([row["round_ms"][1] for row in rows])
+    relative = np.abs(second - first) / first
+    return {"n": int(len(rows)), "within_10pct": float(np.mean(relative <= 0.10)),
+            "mape_pct": float(np.mean(relative) * 100), "max_abs_pct": float(np.max(relative) * 100)}
+
+
+def accuracy_by_input(rows: list[dict]) -> dict[str, dict]:
+    """Validation rows (``network``, ``measured_ms``, ``predicted_ms``, ``round_ms``) grouped by input shape
+    ("200x9x9"): within ±10 %, MAPE and bias of each group, with its test–retest agreement where timed twice."""
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        net = row.get("network") or {}
+        if "in_bands" in net and "input_size" in net:
+            groups.setdefault(f"{net['in_bands']}x{net['input_size']}x{net['input_size']}", []).append(row)
+    out = {}
+    for key, group in groups.items():
+        metrics = accuracy_metrics([r["measured_ms"] for r in group], [r["predicted_ms"] for r in group])
+        out[key] = {"input": key, **{k: metrics[k] for k in ("n", "within_10pct", "mape_pct", "bias_pct")}}
+        timed_twice = [r for r in group if len(r.get("round_ms") or []) >= 2]
+        if timed_twice:
+            floor = test_retest(timed_twice)
+            out[key]["noise_floor"] = {k: floor[k] for k in ("n", "within_10pct", "mape_pct")}
+    return out
+
+
 def macs_linear_fit(fit_macs, fit_ms) -> tuple[float, float]:
     """Least-squares ``ms ≈ slope · MACs + intercept`` on the fitting set (the baseline of FINDINGS.md)."""
     slope, intercept = np.polyfit(np.asarray(fit_macs, dtype=float), np.asarray(fit_ms, dtype=float), 1)

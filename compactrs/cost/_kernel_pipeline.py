@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from compactrs.cost import _kernel_build as kb
-from compactrs.cost._fit import accuracy_metrics, macs_linear_fit
+from compactrs.cost._fit import accuracy_metrics, macs_linear_fit, test_retest
 from compactrs.cost._kernel_model import fit_regressors, merge_samples
 from compactrs.deploy.timing import TimingConfig
 from compactrs.cost.kernel_latency import KERNEL_PROFILE_SCHEMA, NETWORK_FORMULA, KernelProfile
@@ -323,15 +323,6 @@ def predict_items(profile: KernelProfile, folder: Path, items: list[dict]) -> li
             item["unpriced_types"] = unknown
         predicted.append(None if unknown else profile.kernels_ms(kernels))
     return predicted
-
-
-def test_retest(rows: list[dict]) -> dict:
-    """Agreement of each network's first two end-to-end rounds: share within ±10 % and MAPE (the noise floor)."""
-    first = np.array([row["round_ms"][0] for row in rows])
-    second = np.array([row["round_ms"][1] for row in rows])
-    relative = np.abs(second - first) / first
-    return {"n": int(len(rows)), "within_10pct": float(np.mean(relative <= 0.10)),
-            "mape_pct": float(np.mean(relative) * 100), "max_abs_pct": float(np.max(relative) * 100)}
 
 
 def _unpriced(items: list[dict]) -> list[list[str]]:

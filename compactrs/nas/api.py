@@ -157,6 +157,10 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
                            stem={"kind": config.stem_kinds()[0], "stride": stride}, stem_kinds=config.stem_kinds())
     engine.log.line(width_message)
     engine.log.line(_halves_line(engine.halves))
+    if config.latency_target_ms is not None and hasattr(profile, "trust_line"):
+        trust = profile.trust_line(dataset.in_bands, h)
+        engine.log.line(trust)
+        progress.log(trust)
     outcome = engine.run(resume=resume, on_epoch=on_epoch)
     if not world.is_main:
         return {"rank": world.rank, "genotype": outcome.genotype}
@@ -373,6 +377,9 @@ def _finish_run(out: Path, work_dir: Path, report: dict, dataset, config, fit, o
             report["latency_ms"]["measured"][key] = entry
         report["latency_ms"]["predicted"] = {"ms": predicted, "profile": config.profile, "runtime": runtime, "precision": precision,
                                              "measured_key": key, "profile_cpu": _profile_cpu(profile)}
+        if hasattr(profile, "validation_at"):  # how well the profile predicted unseen networks of this input shape
+            report["latency_ms"]["predicted"]["validation_at_input"] = profile.validation_at(dataset.in_bands,
+                                                                                             dataset.input_size[0])
     report["retrain_seconds"] = report.get("train_seconds")
     write_json(out / "genotype.json", {"format": GENOTYPE_FORMAT, "genotype": fit.genotype, "init_channels": fit.init_channels,
                                        "stem_multiplier": config.stem_multiplier, "macs": report["macs"],

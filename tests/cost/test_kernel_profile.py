@@ -373,6 +373,7 @@ def test_validate_region_of_a_narrower_profile_scores_it_on_every_network(kernel
     assert code == 0
     assert block["region"]["init_channels"] == [6] and block["region"]["of"] == str(narrow)
     assert block["baselines"]["narrow"]["n"] == block["n"] == 3  # every network inside the narrower profile's region
+    assert list(block["by_input"]) == ["3x8x8"] and block["by_input"]["3x8x8"]["n"] == 3  # the one input shape
     # without --region-of the same narrower profile is scored on part of the networks at most
     assert main(["profile", "validate", str(kernel_profile), "--archs", "4", "--drift-archs", "0", "--seed", "11",
                  "--compare", str(narrow), "--json"]) == 0
