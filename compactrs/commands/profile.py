@@ -188,13 +188,12 @@ def validate(profile_path, archs, plot, seed, min_within, write, compare, region
     same networks (its noise floor), a MACs-only linear baseline and any --compare profiles.
     """
     from compactrs._progress import progress_bar
+    from compactrs.cost._fit import accuracy_by_input
     from compactrs.cost._validate import validate_any
 
     with progress_bar(show_progress(as_json)) as progress:
         block = validate_any(profile_path, archs, plot, seed, write, compare, drift_archs, progress, timing_mode,
                              region_of)
-    from compactrs.cost._fit import accuracy_by_input
-
     summary = {k: v for k, v in block.items() if k != "archs"}
     summary["by_input"] = accuracy_by_input(block.get("archs") or [])
     emit(summary, as_json, lambda b: click.echo(_validation_text(b, profile_path, write)))
