@@ -79,6 +79,9 @@ def parse_args(argv=None):
     p.add_argument("--landing-epochs", type=int, default=3, help="search epochs of the landing searches (retrain: 1)")
     p.add_argument("--measured-landing", action="store_true", help="landing searches land on times measured here "
                    "(compactrs search --measured-landing; run them with --jobs 1 on a quiet machine)")
+    p.add_argument("--no-retime", action="store_true", help="landing searches keep --profile as it is (compactrs "
+                   "search --no-retime): re-time it once beforehand ('compactrs profile retime') when the searches "
+                   "run two at a time, since a search re-timing beside another one's training is refused as busy")
     p.add_argument("--ops", default="mobile", help="search space ops preset")
     p.add_argument("--nodes", default="", help="nodes per cell of the searches, per dataset (e.g. ip=2); default: the "
                                                "search's 4. A run's name gets -n<nodes>")
@@ -114,7 +117,8 @@ def plan(args) -> list[dict]:
             jobs.append(dict(dataset=ds, seed=seeds[0], kind="landing", name=f"landing-{target}", budget=target, cmd=[
                 "search", "--data", DATASETS[ds], "--latency-target", target, "--profile", str(Path(args.profile).resolve()),
                 "--ops", args.ops, "--epochs", str(args.landing_epochs), "--retrain-epochs", "1", "--seed", str(seeds[0]),
-                "--threads", "1", "--overwrite", "--json"] + (["--measured-landing"] if args.measured_landing else [])))
+                "--threads", "1", "--overwrite", "--json"] + (["--measured-landing"] if args.measured_landing else [])
+                + (["--no-retime"] if args.no_retime else [])))
     nodes, blocks, splits = per_dataset(args.nodes, int), per_dataset(args.blocks, int), per_dataset(args.search_split)
     for seed in seeds:
         for ds in names:
@@ -298,25 +302,31 @@ def measure(jobs: list[dict], out: Path, profile_path: str | None) -> dict:
             model, _ = load_checkpoint(checkpoint)
             export_onnx(model, path, (1, *shape))
         predicted = None
+        # a search that re-timed its profile (compactrs search --retime) priced its network at the machine's
+        # speed then: scale the stored profile's price by its factor and state the measurement at that speed
+        retime = ((report.get("latency_ms") or {}).get("predicted") or {}).get("retime") or {}
         if profile is not None:
             try:
-                predicted = profile.predict_onnx(path, (1, *shape))
+                predicted = profile.predict_onnx(path, (1, *shape)) * retime.get("factor", 1.0)
             except Exception as exc:  # outside the profile's region: recorded, not fatal
                 predicted = f"not predicted: {str(exc).splitlines()[0]}"
-        items.append((job, path, shape, predicted))
+        items.append((job, path, shape, predicted, retime.get("reference_ms")))
     print(f"timing {len(items)} networks (onnxruntime, 1 thread, batch 1 and 32)", flush=True)
     # batch 1 is paired run by run with the reference graph (compactrs.deploy.timing), as the profile's networks
     # were: a network's time is then also stated at the profile's own machine speed (anchored_ms = its time
     # × the profile's reference median / the reference's median in the same window), which is what the
     # profile's predictions and a latency target mean on a VM whose speed moves by phases.
-    anchor = ((profile.data.get("measurement", {}).get("machine_state") or {}).get("reference") or {}).get("median_ms") \
-        if profile is not None else None
+    # (a profile re-timed by 'compactrs profile retime' states its predictions at the speed of its re-timing)
+    anchor = None
+    if profile is not None:
+        anchor = (profile.data.get("retime") or {}).get("reference_ms") or \
+            ((profile.data.get("measurement", {}).get("machine_state") or {}).get("reference") or {}).get("median_ms")
     reference = ort_callable(write_reference_graph(onnx_dir / REFERENCE_FILE), REFERENCE_SHAPE, 1)
     results = {}
     for batch, config in ((1, TimingConfig(warmup=5, min_runs=60, min_seconds=0.6, rounds=3, reference=True)),
                           (32, TimingConfig(warmup=2, min_runs=12, min_seconds=0.9, rounds=3))):
         calls = []
-        for job, path, shape, _ in items:
+        for job, path, shape, _, _ in items:
             session = onnxruntime_session(path, threads=1)
             feed = {session.get_inputs()[0].name: np.random.default_rng(0).standard_normal((batch, *shape)).astype(np.float32)}
             calls.append(lambda s=session, f=feed: s.run(None, f))
@@ -327,12 +337,13 @@ def measure(jobs: list[dict], out: Path, profile_path: str | None) -> dict:
         if state:
             conditions = {**conditions, "reference": state}
         print(f"  batch {batch}: {conditions['reason']}", flush=True)
-        for (job, _, _, predicted), record in zip(items, timed):
+        for (job, _, _, predicted, retimed_at), record in zip(items, timed):
             entry = results.setdefault(job["key"], {"predicted_ms": predicted})
             entry[f"b{batch}"] = {k: record[k] for k in ("median_ms", "p90_ms", "n", "round_ms", "raw_median_ms")
                                   if k in record}
-            if state and anchor:
-                entry[f"b{batch}"]["anchored_ms"] = record["median_ms"] * anchor / state["median_ms"]
+            if state and (retimed_at or anchor):
+                entry[f"b{batch}"]["anchored_ms"] = record["median_ms"] * (retimed_at or anchor) / state["median_ms"]
+                entry[f"b{batch}"]["anchor"] = "the search's re-timing" if retimed_at else "the profile's timing"
             entry[f"b{batch}_conditions"] = conditions
     return {"machine": describe_machine(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "runtime": "onnxruntime CPU, 1 intra-op thread, median of 3 interleaved rounds", "networks": results}
@@ -466,12 +477,13 @@ def markdown(summary: list[dict]) -> str:
 def landing_table(rows: list[dict]) -> str:
     """Every latency-budget search: target, the search's own prediction, the measured latency and the miss.
 
-    The verdict uses the time at the profile's machine speed (``anchored``: see ``measure``) where it was
-    measured, else the session median; the plain wall-clock median is shown beside it."""
+    The verdict uses the time at the machine speed the prediction describes (``anchored``: the profile's, or
+    the re-timing's of a re-timed profile or search; see ``measure``) where it was measured, else the session
+    median; the plain wall-clock median is shown beside it."""
     from compactrs.units import parse_ms
 
     lines = ["| dataset | target ms | seed | predicted by the search ms | measured ORT b1 ms (wall median) | "
-             "measured at the profile's machine speed ms | measured / target | within ±10 % |",
+             "measured at the prediction's machine speed ms | measured / target | within ±10 % |",
              "|---|---|---|---|---|---|---|---|"]
     picked = [r for r in rows if r["budget"] and r["budget"].endswith("ms") and r["b1"] is not None]
     for r in sorted(picked, key=lambda r: (r["dataset"], parse_ms(r["budget"]), r["seed"])):

@@ -234,6 +234,57 @@ def refit(profile_path, out, write, as_json) -> None:
     emit(summary, as_json, lambda b: click.echo(_refit_text(block, target)))
 
 
+@command.command("retime")
+@click.argument("profile_path", metavar="PROFILE", type=click.Path())
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="profile JSON to write the re-timed profile to")
+@click.option("--write", is_flag=True, help="replace PROFILE itself (instead of --out)")
+@click.option("--networks", type=click.IntRange(min=1), default=None,
+              help="fitting networks of PROFILE to time again [default: 12]")
+@click.option("--input", "input_shape", default=None,
+              help="BANDSxSIDE (e.g. 200x9): time the profile's networks of this input first (the data it will price)")
+@json_option()
+def retime(profile_path, out, write, networks, input_shape, as_json) -> None:
+    """State PROFILE at this machine's speed now: time some of its own fitting networks again and scale its
+    network term by the median of (time now ÷ time stored).
+
+    For a profile of this machine whose speed has moved since it was measured (power mode, firmware, another
+    VM host): 20–40 seconds instead of re-profiling. The kernel prices stay; only the speed changes.
+    """
+    import sys
+
+    from compactrs._io import write_json
+    from compactrs._progress import progress_bar
+    from compactrs.cost._retime import RETIME_NETWORKS, retime_profile
+    from compactrs.cost.kernel_latency import KernelProfile
+    from compactrs.cost.latency import load_profile
+    from compactrs.errors import ConfigError
+
+    if (out is None) == (not write):
+        raise ConfigError("profile retime writes to --out PATH or, with --write, replaces PROFILE: give exactly one of them")
+    profile = load_profile(profile_path)
+    if not isinstance(profile, KernelProfile):
+        raise ConfigError(f"'{profile_path}' is an op-level profile; retime works on kernel-level profiles "
+                          f"('compactrs profile' with the default --method kernels)")
+    command_line = "compactrs profile retime " + " ".join(sys.argv[3:] if sys.argv[1:3] == ["profile", "retime"] else [])
+    with progress_bar(show_progress(as_json)) as progress:
+        retimed, block = retime_profile(profile, networks or RETIME_NETWORKS,
+                                        _shape(input_shape) if input_shape else None, progress=progress,
+                                        command=command_line)
+    target = profile_path if write else out
+    write_json(target, retimed.data)
+    summary = {"profile": str(target), **{k: v for k, v in block.items() if k != "networks"}}
+    emit(summary, as_json, lambda b: click.echo(_retime_text(b)))
+
+
+def _retime_text(block: dict) -> str:
+    from compactrs.cost._retime import retime_line
+
+    before, after = block["profiled_coefficients"], {k: v * block["factor"] for k, v in block["profiled_coefficients"].items()}
+    return (retime_line(block) + f"\nnetwork term: scale {before['scale']:.3f} -> {after['scale']:.3f}, per kernel "
+            f"{before['per_kernel_us']:+.2f} -> {after['per_kernel_us']:+.2f} µs, per run {before['per_run_us']:.1f} -> "
+            f"{after['per_run_us']:.1f} µs\nwritten to {block['profile']}")
+
+
 def _refit_text(block: dict | None, target: str) -> str:
     if not block:
         return f"refitted network term written to {target} (the profile holds no validation networks to re-score)"

@@ -28,8 +28,9 @@ def print_search_report(report: dict) -> None:
         what = f"{measured.get('runtime', 'onnxruntime')} {measured.get('precision', 'fp32')}, batch 1, 1 thread"
         got = (f"measured {measured['median_ms']:.3f} ms ({what})" if "median_ms" in measured
                else f"not measured ({measured.get('error', 'no timing recorded')})")
+        retimed = f" re-timed here (×{block['retime']['factor']:.2f})" if block.get("retime") else ""
         click.echo(f"latency      target {target['latency_ms']:.3f} ms, predicted {block.get('ms', float('nan')):.3f} ms by "
-                   f"{target.get('profile')}, {got}")
+                   f"{target.get('profile')}{retimed}, {got}")
         there, here = block.get("profile_cpu"), report.get("machine", {}).get("cpu")
         if there and here and there != here:
             click.echo(f"note         the profile was measured on '{there}', this machine is '{here}': the measured time is "
@@ -73,6 +74,9 @@ class _StderrLines(Progress):
               help="land the derived network's width (then one block's depth) on onnxruntime times measured here, "
                    "not on the profile's prediction: for a --latency-target alone, with a --profile of this "
                    "machine's CPU in onnxruntime FP32; needs a quiet machine")
+@click.option("--retime/--no-retime", default=None,
+              help="time a dozen of the --profile's own networks before searching and scale its predictions to this "
+                   "machine's speed now (20-40 s) [default: whenever the profile is of this machine's CPU]")
 @click.option("--ops", default="rs", show_default=True,
               help="candidate ops: gdas (8 GDAS ops), rs (GDAS + multiscale attention ms_att_3/5/7), mobile (rs + conv_3x3 "
                    "and MBConv e3/e6 k3/k5 with and without SE), all, or a comma list. A --latency-target needs a profile "
@@ -120,7 +124,7 @@ class _StderrLines(Progress):
 @seed_option()
 @threads_option()
 @json_option()
-def command(data, flops_target, tolerance, latency_target, profile, runtime, precision, measured_landing, ops, epochs, retrain_epochs, init_channels, centre_width,
+def command(data, flops_target, tolerance, latency_target, profile, runtime, precision, measured_landing, retime, ops, epochs, retrain_epochs, init_channels, centre_width,
             stem_stride, stem, max_depth, blocks, nodes, batch_size, search_split, loss, label_smoothing, w_lr, arch_lr, baselines, out, resume, overwrite, seed,
             threads, as_json):
     """Search a compact cell network that lands on a FLOP budget, retrain it and write a run directory.
@@ -140,7 +144,7 @@ def command(data, flops_target, tolerance, latency_target, profile, runtime, pre
     if resume and out is None:
         raise ConfigError("--resume needs the --out directory of the interrupted search")
     config = SearchConfig(flops_target=flops_target, tolerance=tolerance, latency_target_ms=latency_target, profile=profile,
-                          runtime=runtime, precision=precision, measured_landing=measured_landing, ops=ops, epochs=epochs, retrain_epochs=retrain_epochs,
+                          runtime=runtime, precision=precision, measured_landing=measured_landing, retime=retime, ops=ops, epochs=epochs, retrain_epochs=retrain_epochs,
                           init_channels=init_channels, centre_width=centre_width, stem_stride=None if stem_stride == "auto" else int(stem_stride), stem=stem,
                           max_depth=max_depth, blocks=blocks, nodes=nodes, search_split=search_split,
                           initial_depth=min(3, max_depth), batch_size=batch_size, loss=loss, label_smoothing=label_smoothing,

@@ -142,6 +142,9 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
         _check_profile_target(profile, config)
     if config.measured_landing:
         _check_measured_landing(profile)
+    retime_message = None
+    if profile is not None and config.latency_target_ms is not None:
+        profile, retime_message = _retime_for_search(profile, config, dataset.in_bands, h, progress)
     budgets = []
     if config.flops_target is not None:
         budgets.append(Budget("macs", float(config.flops_target), config.tolerance))
@@ -157,6 +160,8 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
                            stem={"kind": config.stem_kinds()[0], "stride": stride}, stem_kinds=config.stem_kinds())
     engine.log.line(width_message)
     engine.log.line(_halves_line(engine.halves))
+    if retime_message:
+        engine.log.line(retime_message)
     if config.latency_target_ms is not None and hasattr(profile, "trust_line"):
         trust = profile.trust_line(dataset.in_bands, h)
         engine.log.line(trust)
@@ -195,6 +200,41 @@ def _halves_line(halves: dict) -> str:
             + (f"; classes {missing} have no architecture-half pixels" if missing else "") + ")")
 
 
+def _retime_for_search(profile, config: SearchConfig, bands: int, side: int, progress: Progress):
+    """The profile re-timed on this machine before a latency-target search (``compactrs.cost._retime``), and the
+    line that says so (None when no re-timing was asked for or could apply).
+
+    ``config.retime`` None (the default) re-times a kernel profile of this machine's CPU and goes on with the
+    profile as it is elsewhere, or when the machine is busy (saying why); True demands it (ConfigError, before any
+    training, where it cannot apply); False never re-times.
+    """
+    from compactrs.cost._retime import retime_applies, retime_line, retime_profile
+    from compactrs.deploy.machine import cpu_model
+
+    if config.retime is False:
+        return profile, None
+    applies, why = retime_applies(profile, cpu_model())
+    if not applies:
+        if config.retime:
+            raise ConfigError(f"--retime: {why}; search on the machine the profile describes, or drop --retime")
+        return profile, None
+    # networks of the data's input first; none far slower than the target (their timing would cost the most)
+    max_ms = max(4 * float(config.latency_target_ms), 2.0)
+    progress.log("re-timing the latency profile's networks on this machine (--no-retime skips it)")
+    try:
+        profile, block = retime_profile(profile, prefer_input=(bands, side), max_ms=max_ms, progress=progress,
+                                        command="compactrs search (automatic re-timing)")
+    except ConfigError as exc:
+        if config.retime:
+            raise
+        message = f"latency profile not re-timed ({exc}); its predictions are stated at its profiled speed"
+        progress.log(message)
+        return profile, message
+    message = retime_line(block)
+    progress.log(message)
+    return profile, message
+
+
 def _check_measured_landing(profile) -> None:
     """ConfigError, before any training, when --measured-landing cannot apply to this profile on this machine."""
     from compactrs.deploy.machine import cpu_model
@@ -210,7 +250,11 @@ LANDING_SECONDS = 1.0
 
 
 def _profile_anchor_ms(profile) -> float | None:
-    """The reference graph's median over the profile's own end-to-end timing (its machine speed), if recorded."""
+    """The reference graph's median over the profile's own end-to-end timing (its machine speed), if recorded; for
+    a re-timed profile, over its re-timing (the speed its predictions are stated at since)."""
+    retimed = (getattr(profile, "data", {}).get("retime") or {}).get("reference_ms")
+    if retimed:
+        return float(retimed)
     state = (getattr(profile, "data", {}).get("measurement") or {}).get("machine_state") or {}
     anchor = (state.get("reference") or {}).get("median_ms")
     return float(anchor) if anchor else None
@@ -377,6 +421,9 @@ def _finish_run(out: Path, work_dir: Path, report: dict, dataset, config, fit, o
             report["latency_ms"]["measured"][key] = entry
         report["latency_ms"]["predicted"] = {"ms": predicted, "profile": config.profile, "runtime": runtime, "precision": precision,
                                              "measured_key": key, "profile_cpu": _profile_cpu(profile)}
+        retimed = getattr(profile, "data", {}).get("retime")
+        if retimed:  # the profile was re-timed before the search: its predictions are at the machine's speed then
+            report["latency_ms"]["predicted"]["retime"] = {k: v for k, v in retimed.items() if k != "networks"}
         if hasattr(profile, "validation_at"):  # how well the profile predicted unseen networks of this input shape
             report["latency_ms"]["predicted"]["validation_at_input"] = profile.validation_at(dataset.in_bands,
                                                                                              dataset.input_size[0])

@@ -37,6 +37,12 @@ class SearchConfig:
             target alone and a profile of this machine (same CPU, onnxruntime FP32), refused before the search
             otherwise. Off by default: on the 2-vCPU development VM timings swing 1.5–3× within seconds, and
             landing on them did not land better than the prediction (BENCHMARKS.md).
+        retime: time a dozen of the latency profile's own fitting networks before the search and scale its
+            predictions by how much slower or faster this machine runs them now (``compactrs.cost._retime``;
+            20–40 s). None (default): whenever the profile is a kernel profile of this machine's CPU, going on
+            unscaled (and saying so) where the machine is busy; True: demanded (refused before training where it
+            cannot apply); False: never. The shipped AMD EPYC profile's networks ran 1.15–1.26× their profiled
+            time on the same VM a day later (bias −21 % on 60 fresh networks until re-timed; BENCHMARKS.md).
         ops: op names of the search space (resolved from gdas | rs | mobile | all | comma list; default rs).
         init_channels, stem_multiplier, blocks, max_depth, initial_depth: the CellNet backbone (paper: 16, 1,
             3 blocks, δmax = 5, initial depth 3). ``blocks`` 1..3: block k > 1 opens with a reduction cell, so
@@ -80,6 +86,7 @@ class SearchConfig:
     runtime: str | None = None
     precision: str | None = None
     measured_landing: bool = False
+    retime: bool | None = None
     ops: tuple = ()
     init_channels: int = 16
     centre_width: bool = False
@@ -131,6 +138,9 @@ class SearchConfig:
         if self.measured_landing and (self.latency_target_ms is None or self.flops_target is not None):
             raise ConfigError("--measured-landing times the derived network against a --latency-target alone; pass "
                               "--latency-target and --profile without --flops-target, or drop --measured-landing")
+        if self.retime and self.latency_target_ms is None:
+            raise ConfigError("--retime re-times the latency profile of a --latency-target search; pass --latency-target "
+                              "and --profile, or drop --retime")
         if (self.runtime is not None or self.precision is not None) and self.profile is None:
             raise ConfigError("--runtime / --precision name what the --profile must have measured; pass them with "
                               "--latency-target and --profile (or leave them out)")
