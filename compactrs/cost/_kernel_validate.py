@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from compactrs.cost import _kernel_build as kb
+from compactrs.cost._fit import accuracy_metrics
 from compactrs.cost._kernel_pipeline import VALIDATION_SEED_OFFSET, _now, _unpriced, predict_items, validation_block
 from compactrs.deploy.timing import TimingConfig
 from compactrs.cost.kernel_latency import KernelProfile
@@ -90,6 +91,10 @@ def validate_kernel_profile(path: str | os.PathLike, archs: int = 100, seed: int
         ratios = [timings[item["file"]]["median_ms"] / row["measured_ms"] for item, row in zip(drift_items, drift_rows)]
         block["drift"] = {"n": len(ratios), "median_ratio": float(np.median(ratios)),
                           "note": "fitting networks re-timed now ÷ their time stored in the profile"}
+        # what a re-timing in these very rounds would give ('compactrs profile retime'): model error without drift
+        priced = [(row, p) for row, p in zip(rows, predicted) if p is not None]
+        block["baselines"]["profile × drift"] = accuracy_metrics(
+            [row["measured_ms"] for row, _ in priced], [p * block["drift"]["median_ratio"] for _, p in priced])
     if write:
         profile.data["validation"] = block
         profile.save(path)
@@ -136,7 +141,6 @@ def _interleave(a: list, b: list) -> list:
 
 
 def _baseline(rows: list[dict], predict) -> dict | None:
-    from compactrs.cost._fit import accuracy_metrics
     from compactrs.errors import ArtifactError
 
     measured, predicted = [], []

@@ -169,6 +169,9 @@ def test_validate_write_records_noise_floor_and_drift(kernel_profile, tmp_path):
     assert block["n"] == 3 and len(block["archs"]) == 3
     assert block["noise_floor"]["n"] == 3 and all(len(row["round_ms"]) >= 2 for row in block["archs"])
     assert block["drift"]["n"] == 1 and block["drift"]["median_ratio"] > 0
+    # the predictions scaled by the drift of the same rounds: what 'profile retime' would have given
+    scaled = [row["predicted_ms"] * block["drift"]["median_ratio"] / row["measured_ms"] - 1 for row in block["archs"]]
+    assert block["baselines"]["profile × drift"]["mape_pct"] == pytest.approx(100 * np.mean(np.abs(scaled)))
     fitted = [row["network"] for row in json.loads(copy.read_text())["network"]["fit"]["networks"]]
     assert not any(row["network"] in fitted for row in block["archs"])
     assert "contended" in block["machine_state"]
