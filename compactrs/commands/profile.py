@@ -248,7 +248,7 @@ def retime(profile_path, out, write, networks, input_shape, as_json) -> None:
     network term by the median of (time now ÷ time stored).
 
     For a profile of this machine whose speed has moved since it was measured (power mode, firmware, another
-    VM host): 20–40 seconds instead of re-profiling. The kernel prices stay; only the speed changes.
+    VM host): 10–20 seconds instead of re-profiling. The kernel prices stay; only the speed changes.
     """
     import sys
 

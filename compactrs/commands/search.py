@@ -76,7 +76,7 @@ class _StderrLines(Progress):
                    "machine's CPU in onnxruntime FP32; needs a quiet machine")
 @click.option("--retime/--no-retime", default=None,
               help="time a dozen of the --profile's own networks before searching and scale its predictions to this "
-                   "machine's speed now (20-40 s) [default: whenever the profile is of this machine's CPU]")
+                   "machine's speed now (10-20 s) [default: whenever the profile is of this machine's CPU]")
 @click.option("--ops", default="rs", show_default=True,
               help="candidate ops: gdas (8 GDAS ops), rs (GDAS + multiscale attention ms_att_3/5/7), mobile (rs + conv_3x3 "
                    "and MBConv e3/e6 k3/k5 with and without SE), all, or a comma list. A --latency-target needs a profile "

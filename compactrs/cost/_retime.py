@@ -4,11 +4,12 @@ A profile's end-to-end times are the machine's speed on the day it was measured.
 Jetson's power mode, firmware, thermal state; this development VM ran the shipped profile's own fitting networks
 1.15–1.26× slower on 2026-12-03 than when they were profiled, and the profile then predicted 60 fresh networks with
 a bias of −21 % (13 % within ±10 %), every input shape alike — while the kernel regressors' *relative* prices still
-held. Re-profiling costs 6–7 minutes; re-timing a dozen of the profile's own fitting networks costs 20–40 seconds
+held. Re-profiling costs 6–7 minutes; re-timing a dozen of the profile's own fitting networks costs 10–20 seconds
 and measures the one number that moved: ``factor`` = the median over those networks of (time now ÷ time stored
 in the profile). The re-timed profile is the same profile with its network term (per-run, per-kernel and scale
 coefficients) multiplied by ``factor``, so every prediction — whole networks and the search's per-edge tables —
-scales with it.
+scales with it. It corrects a change of the machine's speed, not the model's error in one part of its region
+(the searched Indian Pines networks stayed over-predicted 1.4–1.85× after re-timing; BENCHMARKS.md).
 
 The networks are timed exactly as the profile timed them (its ``measurement.timing``: interleaved rounds, paired
 with the reference graph where it was), in its runtime and precision. A re-timing under contention is refused: its

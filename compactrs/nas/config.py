@@ -39,7 +39,7 @@ class SearchConfig:
             landing on them did not land better than the prediction (BENCHMARKS.md).
         retime: time a dozen of the latency profile's own fitting networks before the search and scale its
             predictions by how much slower or faster this machine runs them now (``compactrs.cost._retime``;
-            20–40 s). None (default): whenever the profile is a kernel profile of this machine's CPU, going on
+            10–20 s). None (default): whenever the profile is a kernel profile of this machine's CPU, going on
             unscaled (and saying so) where the machine is busy; True: demanded (refused before training where it
             cannot apply); False: never. The shipped AMD EPYC profile's networks ran 1.15–1.26× their profiled
             time on the same VM a day later (bias −21 % on 60 fresh networks until re-timed; BENCHMARKS.md).
