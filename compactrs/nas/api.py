@@ -144,7 +144,7 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
         _check_measured_landing(profile)
     retime_message = None
     if profile is not None and config.latency_target_ms is not None:
-        profile, retime_message = _retime_for_search(profile, config, dataset.in_bands, h, progress)
+        profile, retime_message = _retime_for_search(profile, config, dataset.in_bands, h, progress, world.size)
     budgets = []
     if config.flops_target is not None:
         budgets.append(Budget("macs", float(config.flops_target), config.tolerance))
@@ -200,13 +200,15 @@ def _halves_line(halves: dict) -> str:
             + (f"; classes {missing} have no architecture-half pixels" if missing else "") + ")")
 
 
-def _retime_for_search(profile, config: SearchConfig, bands: int, side: int, progress: Progress):
+def _retime_for_search(profile, config: SearchConfig, bands: int, side: int, progress: Progress, processes: int = 1):
     """The profile re-timed on this machine before a latency-target search (``compactrs.cost._retime``), and the
     line that says so (None when no re-timing was asked for or could apply).
 
     ``config.retime`` None (the default) re-times a kernel profile of this machine's CPU and goes on with the
     profile as it is elsewhere, or when the machine is busy (saying why); True demands it (ConfigError, before any
-    training, where it cannot apply); False never re-times.
+    training, where it cannot apply); False never re-times. Under torchrun (``processes`` > 1) every rank would
+    time at once on the same cores and each get its own factor, so the profile is not re-timed there (re-time
+    the file beforehand with 'compactrs profile retime').
     """
     from compactrs.cost._retime import retime_applies, retime_line, retime_profile
     from compactrs.deploy.machine import cpu_model
@@ -214,10 +216,14 @@ def _retime_for_search(profile, config: SearchConfig, bands: int, side: int, pro
     if config.retime is False:
         return profile, None
     applies, why = retime_applies(profile, cpu_model())
+    if applies and processes > 1:
+        applies, why = False, (f"{processes} search processes share this machine: their timings would compete and each "
+                               f"rank would get its own factor; re-time the profile file first ('compactrs profile "
+                               f"retime PROFILE --write') and search with --no-retime")
     if not applies:
         if config.retime:
             raise ConfigError(f"--retime: {why}; search on the machine the profile describes, or drop --retime")
-        return profile, None
+        return profile, (f"latency profile not re-timed: {why}" if processes > 1 else None)
     # networks of the data's input first; none far slower than the target (their timing would cost the most)
     max_ms = max(4 * float(config.latency_target_ms), 2.0)
     progress.log("re-timing the latency profile's networks on this machine (--no-retime skips it)")

@@ -61,3 +61,19 @@ def test_retime_is_refused_before_training_for_a_profile_of_another_machine(indi
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--retime" in err[0] and "Some Other CPU" in err[0]
     assert not (out / "report.json").exists()
+
+
+def test_ranks_of_a_torchrun_search_do_not_each_re_time_the_profile(tmp_path):
+    from compactrs._progress import Progress
+    from compactrs.cost.kernel_latency import KernelProfile
+    from compactrs.errors import ConfigError
+    from compactrs.nas.api import _retime_for_search
+    from compactrs.nas.config import SearchConfig
+
+    profile = KernelProfile.load(_profile_of(tmp_path, cpu_model()))
+    auto = SearchConfig(latency_target_ms=0.3, profile="p.json")
+    same, message = _retime_for_search(profile, auto, 200, 9, Progress(), processes=2)
+    assert same is profile and "2 search processes" in message and "profile retime" in message
+    with pytest.raises(ConfigError, match="--retime: 2 search processes"):
+        _retime_for_search(profile, SearchConfig(latency_target_ms=0.3, profile="p.json", retime=True), 200, 9,
+                           Progress(), processes=2)
