@@ -33,8 +33,9 @@ RETIME_NETWORKS = 12
 PLAUSIBLE_FACTOR = (0.67, 1.5)
 
 
-def retime_applies(profile, machine_cpu: str | None) -> tuple[bool, str]:
-    """Whether ``profile`` can be re-timed here (a kernel profile of this machine's CPU), and why (not)."""
+def retime_applies(profile, machine_cpu: str | None, machine_isa: list[str] | None = None) -> tuple[bool, str]:
+    """Whether ``profile`` can be re-timed here (a kernel profile of this machine's CPU model and, where the profile
+    recorded it, instruction-set extensions), and why (not)."""
     data = getattr(profile, "data", {})
     if "network" not in data or "fit" not in data.get("network", {}):
         return False, "only kernel-level profiles ('compactrs profile', default --method kernels) can be re-timed"
@@ -47,6 +48,11 @@ def retime_applies(profile, machine_cpu: str | None) -> tuple[bool, str]:
         return False, (f"the profile was measured on '{profile_cpu}', this machine is '{machine_cpu}': re-timing states "
                        f"a profile at its own machine's current speed; make a profile of this machine with "
                        f"'compactrs profile'")
+    profile_isa = device.get("isa") if isinstance(device, dict) else None
+    if profile_isa is not None and machine_isa is not None and sorted(profile_isa) != sorted(machine_isa):
+        return False, (f"the profile was measured on a '{profile_cpu}' with {', '.join(profile_isa) or 'no listed extensions'}, "
+                       f"this one has {', '.join(machine_isa) or 'none of them'}: the runtime runs other kernels here, "
+                       f"which a speed factor does not correct; make a profile of this machine with 'compactrs profile'")
     return True, "the profile describes this machine's CPU"
 
 
@@ -104,9 +110,9 @@ def retime_profile(profile, networks: int = RETIME_NETWORKS, prefer_input: tuple
     from compactrs.cost import _kernel_build as kb
     from compactrs.cost._kernel_validate import _timing
     from compactrs.cost.kernel_latency import KernelProfile
-    from compactrs.deploy.machine import cpu_model
+    from compactrs.deploy.machine import cpu_isa, cpu_model
 
-    applies, why = retime_applies(profile, cpu_model())
+    applies, why = retime_applies(profile, cpu_model(), cpu_isa())
     if not applies:
         raise ConfigError(f"cannot re-time '{profile.source}': {why}")
     if networks < 1:

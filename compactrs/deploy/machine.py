@@ -59,13 +59,33 @@ def physical_cores() -> int:
     return len(cores) or os.cpu_count() or 1
 
 
+#: instruction-set extensions that change which kernels a runtime runs (onnxruntime's NCHWc block is 16 channels
+#: with AVX-512, 8 with AVX2; bf16 needs AVX512_BF16 or AMX). The model string does not tell hosts apart: the
+#: development VM's "AMD EPYC" was a Zen 3 host (AVX2 only) on 2026-12-03, where OpenVINO resolved a bf16 hint to f32.
+ISA_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile", "asimd", "sve")
+
+
+def cpu_isa() -> list[str] | None:
+    """The ``ISA_FLAGS`` this CPU has (from /proc/cpuinfo); None where that cannot be read."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith(("flags", "Features")):
+                    present = set(line.split(":", 1)[1].split())
+                    return [flag for flag in ISA_FLAGS if flag in present]
+    except OSError:
+        pass
+    return None
+
+
 def describe_machine() -> dict:
-    """CPU model, logical core count, memory and OS of this machine (recorded beside every measurement)."""
+    """CPU model and instruction-set extensions, logical core count, memory and OS of this machine (recorded
+    beside every measurement)."""
     try:
         memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     except (ValueError, OSError, AttributeError):
         memory_gb = None
-    return {"cpu": cpu_model(), "cores": os.cpu_count(), "memory_gb": memory_gb, "arch": platform.machine(),
+    return {"cpu": cpu_model(), "isa": cpu_isa(), "cores": os.cpu_count(), "memory_gb": memory_gb, "arch": platform.machine(),
             "os": f"{platform.system()} {platform.release()}"}
 
 

@@ -211,11 +211,11 @@ def _retime_for_search(profile, config: SearchConfig, bands: int, side: int, pro
     the file beforehand with 'compactrs profile retime').
     """
     from compactrs.cost._retime import retime_applies, retime_line, retime_profile
-    from compactrs.deploy.machine import cpu_model
+    from compactrs.deploy.machine import cpu_isa, cpu_model
 
     if config.retime is False:
         return profile, None
-    applies, why = retime_applies(profile, cpu_model())
+    applies, why = retime_applies(profile, cpu_model(), cpu_isa())
     if applies and processes > 1:
         applies, why = False, (f"{processes} search processes share this machine: their timings would compete and each "
                                f"rank would get its own factor; re-time the profile file first ('compactrs profile "

@@ -76,6 +76,22 @@ def test_retime_refuses_a_profile_of_another_machine_and_writes_nothing(tmp_path
     assert not out.exists()
 
 
+def test_retime_refuses_a_profile_of_the_same_model_string_with_other_instruction_sets(tmp_path, capsys):
+    from compactrs.deploy.machine import cpu_isa
+
+    source = _profile_of(tmp_path, cpu_model())
+    data = json.loads(source.read_text())
+    here = cpu_isa()
+    if here is None:
+        pytest.skip("this machine's /proc/cpuinfo lists no instruction-set flags to compare")
+    data["device"]["isa"] = ["avx512_bf16"] if "avx512_bf16" not in here else []
+    source.write_text(json.dumps(data))
+    out = tmp_path / "retimed.json"
+    assert main(["profile", "retime", str(source), "--out", str(out)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "other kernels" in err[0] and not out.exists()
+
+
 def test_retime_wants_exactly_one_destination(tmp_path, capsys):
     source = _profile_of(tmp_path, cpu_model())
     assert main(["profile", "retime", str(source)]) != 0

@@ -24,7 +24,10 @@ EVERY_OP_GENOTYPE = {  # cells using every op of the search space, so the covera
 
 #: measured: resnet110's fp32 reordering noise (ORT fuses Conv+BN) reaches 3e-5 on logits near 0 while its
 #: residual stream has std ~7, so Polygraphy's atol 1e-5 is below that depth's noise floor (see the export report)
-ATOL = {"resnet110": 1e-4}
+ATOL = {"resnet110": 1e-4,
+        # measured on a Zen 3 host of the development VM (AVX2, no AVX-512), where onnxruntime and torch run other
+        # FP32 kernels than on the AVX-512 host: 9.9e-5 on a logit near 6 for an extreme (±6σ) input, relative 1.7e-5
+        "random-cellnet": 1e-4}
 
 
 def _parity(model, size, tmp_path, calibrate_batchnorm, name="m"):
@@ -53,7 +56,8 @@ def test_random_cell_architectures_export_with_fp32_parity(seed, tmp_path, calib
     torch.set_num_threads(1)
     genotype = random_genotype(np.random.default_rng(seed), max_depth=2)
     torch.manual_seed(seed)  # the weights too: without it they depend on which tests ran before (a flaky gate)
-    _parity(create_model("cellnet", BANDS, CLASSES, genotype=genotype, init_channels=8), 16, tmp_path, calibrate_batchnorm)
+    _parity(create_model("cellnet", BANDS, CLASSES, genotype=genotype, init_channels=8), 16, tmp_path, calibrate_batchnorm,
+            "random-cellnet")
 
 
 def test_cell_with_every_search_space_op_exports(tmp_path, calibrate_batchnorm):
