@@ -317,10 +317,9 @@ def measure(jobs: list[dict], out: Path, profile_path: str | None) -> dict:
     # × the profile's reference median / the reference's median in the same window), which is what the
     # profile's predictions and a latency target mean on a VM whose speed moves by phases.
     # (a profile re-timed by 'compactrs profile retime' states its predictions at the speed of its re-timing)
-    anchor = None
-    if profile is not None:
-        anchor = (profile.data.get("retime") or {}).get("reference_ms") or \
-            ((profile.data.get("measurement", {}).get("machine_state") or {}).get("reference") or {}).get("median_ms")
+    from compactrs.nas.api import _profile_anchor_ms
+
+    anchor = _profile_anchor_ms(profile) if profile is not None else None
     reference = ort_callable(write_reference_graph(onnx_dir / REFERENCE_FILE), REFERENCE_SHAPE, 1)
     results = {}
     for batch, config in ((1, TimingConfig(warmup=5, min_runs=60, min_seconds=0.6, rounds=3, reference=True)),
