@@ -11,6 +11,7 @@ from compactrs.commands._common import COUNT, MILLISECONDS, data_option, emit, j
 
 def print_search_report(report: dict) -> None:
     from compactrs.commands.train import print_report
+    from compactrs.deploy.machine import machine_mismatch
     from compactrs.units import human_count
 
     if "run_dir" not in report:  # a non-zero torchrun rank
@@ -31,10 +32,12 @@ def print_search_report(report: dict) -> None:
         retimed = f" re-timed here (×{block['retime']['factor']:.2f})" if block.get("retime") else ""
         click.echo(f"latency      target {target['latency_ms']:.3f} ms, predicted {block.get('ms', float('nan')):.3f} ms by "
                    f"{target.get('profile')}{retimed}, {got}")
-        there, here = block.get("profile_cpu"), report.get("machine", {}).get("cpu")
-        if there and here and there != here:
-            click.echo(f"note         the profile was measured on '{there}', this machine is '{here}': the measured time is "
-                       f"this machine's, not the one the target was priced for")
+        machine = report.get("machine", {})
+        mismatch = (machine_mismatch({"cpu": block["profile_cpu"], "isa": block.get("profile_isa")}, machine.get("cpu"),
+                                     machine.get("isa")) if block.get("profile_cpu") and machine.get("cpu") else None)
+        if mismatch:
+            click.echo(f"note         {mismatch}: the measured time is this machine's, not the one the target was "
+                       f"priced for")
     click.echo(f"search       {target.get('message', '')}")
     genotype = report["genotype"]
     stem = genotype.get("stem", {})

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from compactrs.deploy.machine import machine_mismatch
 from compactrs.errors import ConfigError
 
 #: fitting networks re-timed by default (each costs an export and 2 × ~0.3 s of timing)
@@ -44,15 +45,13 @@ def retime_applies(profile, machine_cpu: str | None, machine_isa: list[str] | No
     if data.get("measurement", {}).get("measured_on_device"):
         return False, (f"the profile was measured on a device by deploy/profile_runner.py ('{profile_cpu}'); re-time it "
                        f"there by measuring it again")
-    if not profile_cpu or profile_cpu != machine_cpu:
-        return False, (f"the profile was measured on '{profile_cpu}', this machine is '{machine_cpu}': re-timing states "
-                       f"a profile at its own machine's current speed; make a profile of this machine with "
-                       f"'compactrs profile'")
-    profile_isa = device.get("isa") if isinstance(device, dict) else None
-    if profile_isa is not None and machine_isa is not None and sorted(profile_isa) != sorted(machine_isa):
-        return False, (f"the profile was measured on a '{profile_cpu}' with {', '.join(profile_isa) or 'no listed extensions'}, "
-                       f"this one has {', '.join(machine_isa) or 'none of them'}: the runtime runs other kernels here, "
-                       f"which a speed factor does not correct; make a profile of this machine with 'compactrs profile'")
+    mismatch = machine_mismatch(device, machine_cpu, machine_isa)
+    if mismatch and profile_cpu == machine_cpu:  # the same model string, other instruction-set extensions
+        return False, (f"{mismatch}: the runtime runs other kernels here, which a speed factor does not correct; make a "
+                       f"profile of this machine with 'compactrs profile'")
+    if mismatch:
+        return False, (f"{mismatch}: re-timing states a profile at its own machine's current speed; make a profile of "
+                       f"this machine with 'compactrs profile'")
     return True, "the profile describes this machine's CPU"
 
 

@@ -78,6 +78,23 @@ def cpu_isa() -> list[str] | None:
     return None
 
 
+def machine_mismatch(device: dict | None, machine_cpu: str | None, machine_isa: list[str] | None) -> str | None:
+    """How a profile's recorded ``device`` differs from this machine (its CPU model string, and its instruction-set
+    extensions where both sides recorded them), as a phrase naming both; None where it describes this machine.
+
+    The model string alone is not enough: one cloud "AMD EPYC" was a Zen 3 host (AVX2) one day and an AVX-512/bf16
+    host another, and onnxruntime runs other kernels on each.
+    """
+    profile_cpu = device.get("cpu") if isinstance(device, dict) else None
+    if not profile_cpu or profile_cpu != machine_cpu:
+        return f"the profile was measured on '{profile_cpu}', this machine is '{machine_cpu}'"
+    profile_isa = device.get("isa")
+    if profile_isa is not None and machine_isa is not None and sorted(profile_isa) != sorted(machine_isa):
+        return (f"the profile was measured on a '{profile_cpu}' with {', '.join(profile_isa) or 'no listed extensions'}, "
+                f"this one has {', '.join(machine_isa) or 'none of them'}")
+    return None
+
+
 def describe_machine() -> dict:
     """CPU model and instruction-set extensions, logical core count, memory and OS of this machine (recorded
     beside every measurement)."""

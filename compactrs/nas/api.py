@@ -243,10 +243,10 @@ def _retime_for_search(profile, config: SearchConfig, bands: int, side: int, pro
 
 def _check_measured_landing(profile) -> None:
     """ConfigError, before any training, when --measured-landing cannot apply to this profile on this machine."""
-    from compactrs.deploy.machine import cpu_model
+    from compactrs.deploy.machine import cpu_isa, cpu_model
     from compactrs.nas.landing import measured_landing_applies
 
-    applies, why = measured_landing_applies(profile, cpu_model())
+    applies, why = measured_landing_applies(profile, cpu_model(), cpu_isa())
     if not applies:
         raise ConfigError(f"--measured-landing: {why}; search on the machine the profile describes, or drop the option")
 
@@ -405,11 +405,16 @@ def measure_as_profiled(model, dataset, runtime: str, precision: str, seed: int 
     return key, {**entry, "precision": "int8", "calibration_samples": int(len(samples))}
 
 
+def _profile_device(profile) -> dict:
+    """The machine the profile was measured on (its ``device`` block; {} where it recorded none)."""
+    device = getattr(profile, "data", {}).get("device")
+    return device if isinstance(device, dict) else {}
+
+
 def _profile_cpu(profile) -> str | None:
     """The CPU the profile was measured on: the report compares it with its own ``machine`` (a measured time here
     says little about a target priced for another machine)."""
-    device = getattr(profile, "data", {}).get("device")
-    return device.get("cpu") if isinstance(device, dict) else None
+    return _profile_device(profile).get("cpu")
 
 
 def _finish_run(out: Path, work_dir: Path, report: dict, dataset, config, fit, outcome, space, profile, baselines, width: int) -> None:
@@ -426,7 +431,8 @@ def _finish_run(out: Path, work_dir: Path, report: dict, dataset, config, fit, o
             key, entry = measure_as_profiled(model, dataset, runtime, precision, seed=config.seed)
             report["latency_ms"]["measured"][key] = entry
         report["latency_ms"]["predicted"] = {"ms": predicted, "profile": config.profile, "runtime": runtime, "precision": precision,
-                                             "measured_key": key, "profile_cpu": _profile_cpu(profile)}
+                                             "measured_key": key, "profile_cpu": _profile_cpu(profile),
+                                             "profile_isa": _profile_device(profile).get("isa")}
         retimed = getattr(profile, "data", {}).get("retime")
         if retimed:  # the profile was re-timed before the search: its predictions are at the machine's speed then
             report["latency_ms"]["predicted"]["retime"] = {k: v for k, v in retimed.items() if k != "networks"}

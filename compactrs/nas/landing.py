@@ -25,17 +25,21 @@ from compactrs.nas.derive import MAX_WIDTH, Budget, BudgetFit, within_band
 MAX_MEASURED = 8
 
 
-def measured_landing_applies(profile, machine_cpu: str | None) -> tuple[bool, str]:
-    """Whether the derived network can be landed on a measurement here, and why (not)."""
-    device = getattr(profile, "data", {}).get("device")
-    profile_cpu = device.get("cpu") if isinstance(device, dict) else None
+def measured_landing_applies(profile, machine_cpu: str | None,
+                             machine_isa: list[str] | None = None) -> tuple[bool, str]:
+    """Whether the derived network can be landed on a measurement here (the profile describes this machine's CPU
+    model and, where it recorded them, its instruction-set extensions), and why (not)."""
+    from compactrs.deploy.machine import machine_mismatch
+
+    data = getattr(profile, "data", {})
     runtime = getattr(profile, "runtime", "onnxruntime")
     precision = getattr(profile, "precision", "fp32")
     if (runtime, precision) != ("onnxruntime", "fp32"):
         return False, f"the profile describes {runtime} {precision}; the width is landed on its prediction"
-    if not profile_cpu or profile_cpu != machine_cpu:
-        return False, (f"the profile was measured on '{profile_cpu}', this machine is '{machine_cpu}': the width is "
-                       "landed on the profile's prediction (a time measured here says little about that device)")
+    mismatch = machine_mismatch(data.get("device"), machine_cpu, machine_isa)
+    if mismatch:
+        return False, (f"{mismatch}: the width is landed on the profile's prediction (a time measured here says little "
+                       "about that device)")
     return True, "the profile describes this machine: the width is landed on onnxruntime times measured here"
 
 

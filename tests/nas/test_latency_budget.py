@@ -94,6 +94,16 @@ def test_search_with_a_latency_target(tmp_path, capsys):
     assert (report["latency_ms"]["predicted"]["profile_cpu"], report["machine"]["cpu"]) == ("Made-up CPU 9000", here)
     print_search_report(report)
     assert f"the profile was measured on 'Made-up CPU 9000', this machine is '{here}'" in capsys.readouterr().out
+    # the same model string: the note appears only where the recorded instruction-set extensions differ
+    import copy
+    same = copy.deepcopy(report)
+    same["latency_ms"]["predicted"].update(profile_cpu=here, profile_isa=report["machine"]["isa"])
+    print_search_report(same)
+    assert "note " not in capsys.readouterr().out
+    if report["machine"]["isa"] is not None:
+        same["latency_ms"]["predicted"]["profile_isa"] = report["machine"]["isa"] + ["amx_tile"]
+        print_search_report(same)
+        assert f"the profile was measured on a '{here}' with " in capsys.readouterr().out
     # a profile of another machine: the width stays the one its prediction chose
     # without --measured-landing the width is the prediction's, and the report says how to land on measured time
     landing = report["latency_ms"]["landing"]
@@ -281,3 +291,16 @@ def test_measured_landing_is_refused_before_training_where_it_cannot_apply(tmp_p
         search(SPEC, out=tmp_path / "other", latency_target_ms=0.5, profile="tiny", latency_profile=profile,
                measured_landing=True, epochs=1, retrain_epochs=0, ops=",".join(OPS), threads=1)
     assert not (tmp_path / "other").exists() and not (tmp_path / "other.search").exists()
+    # this machine's CPU model string, but other instruction-set extensions (one "AMD EPYC" was Zen 3 one day,
+    # AVX-512 another): onnxruntime runs other kernels, a time measured here does not land that profile's target
+    from compactrs.deploy.machine import cpu_isa, cpu_model
+    here_isa = cpu_isa()
+    if here_isa is None:
+        pytest.skip("this machine's instruction-set extensions cannot be read (no /proc/cpuinfo flags)")
+    other_isa = ["avx2", "fma"] if "avx512f" in here_isa else ["avx2", "avx512_bf16", "avx512f", "fma"]
+    profile.data = {"device": {"cpu": cpu_model(), "isa": other_isa}}
+    with pytest.raises(ConfigError, match=f"--measured-landing: the profile was measured on a '{cpu_model()}' with "
+                                          f"{', '.join(other_isa)}, this one has {', '.join(here_isa) or 'none of them'}"):
+        search(SPEC, out=tmp_path / "isa", latency_target_ms=0.5, profile="tiny", latency_profile=profile,
+               measured_landing=True, epochs=1, retrain_epochs=0, ops=",".join(OPS), threads=1)
+    assert not (tmp_path / "isa").exists() and not (tmp_path / "isa.search").exists()
