@@ -413,9 +413,11 @@ def fit_network_term(networks: list[dict], cheapest_kernel_us: float = 0.0, per_
     The loss: log residuals, soft-L1 beyond ``NETWORK_FIT_F_SCALE``. Squared *relative* errors (the fit until
     2026-12-03) pull every prediction low by about the variance of the measured ÷ predicted ratio — a network
     measured 1.3× slow costs less than one predicted 1.3× slow — which on a noisy VM was a −7 % median bias on
-    the profile's own validation (AVX2 AMD profile: 54 % within ±10 %, median error −6.9 %; refitted in log
-    space with soft-L1: 61 %, −2.6 %); a log residual treats over and under alike, and soft-L1 keeps a network
-    timed in one slow phase from moving the term for all. The linear solution is the starting point.
+    the profile's own validation (AVX2 AMD profile: 53 % within ±10 %, MAPE 11.6 %, median error −6.9 %; refitted
+    in log space with soft-L1, ``compactrs profile refit``: 62 %, 11.1 %, −2.6 %; networks under 1 ms went from
+    +11 % to +21 % median error, the three coefficients cannot fit both ends); a log residual treats over and under
+    alike, and soft-L1 keeps a network timed in one slow phase from moving the term for all. The linear solution
+    is the starting point.
 
     Σ kernel µs is the *predicted* sum where a row has it (``predicted_kernel_us``: the regressors' prices of its
     kernels, what the coefficients multiply when the profile prices a new network), else the profiled sum. One
