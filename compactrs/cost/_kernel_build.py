@@ -446,7 +446,6 @@ def fit_network_term(networks: list[dict], cheapest_kernel_us: float = 0.0, per_
     lower = np.array([0.0, -max(float(cheapest_kernel_us), 0.0), 1e-6])
     upper = np.array([np.inf if per_run_us is None else max(float(per_run_us), 1e-6), np.inf, np.inf])
     start = lsq_linear(np.vstack([a, [[0.0, 0.0, share]]]), np.concatenate([b, [share]]), bounds=(lower, upper)).x
-    start = np.clip(start, lower, upper)
     inside = np.where(np.isfinite(upper), (upper - lower) * 1e-9, 1e-9)  # least_squares starts strictly inside
     start = np.minimum(np.maximum(start, lower + inside), np.where(np.isfinite(upper), upper - inside, np.inf))
 
