@@ -102,11 +102,15 @@ def _draw_specs(space: dict, n: int, least: int, seed: int, op_weights: dict | N
         attempts += 1
         depth = min(space["max_depth"], max_depth or space["max_depth"])
         budget_like = rng.random() < BUDGET_LIKE_SHARE
+        deep_narrow = not budget_like and rng.random() < DEEP_NARROW_SHARE
+        if deep_narrow:
+            depth = space["max_depth"]
         genotype = random_genotype(rng, _op_mix(rng, ops), space["nodes"], space["blocks"], 1 if budget_like else depth)
         if "zero" in space["ops"]:
             _sparsify(rng, genotype, BUDGET_LIKE_SPARSITY if budget_like else 0.0)
+        widths = _narrow(space["init_channels"]) if deep_narrow else space["init_channels"]
         spec = {"genotype": genotype,
-                **_input_shape(rng, space), "init_channels": int(rng.choice(space["init_channels"])),
+                **_input_shape(rng, space), "init_channels": int(rng.choice(widths)),
                 "num_classes": int(rng.choice(space["num_classes"])), "stem_multiplier": int(space["stem_multiplier"])}
         _draw_stem(rng, space, spec)
         text = json.dumps(spec, sort_keys=True)
@@ -128,6 +132,64 @@ MAX_SPARSITY = 0.9
 #: a third of those that sparse); the Intel profile had 3 fitting networks of 60 under 1 ms and over-predicted
 #: the searched 0.4 ms EuroSAT networks ~2×.
 BUDGET_LIKE_SHARE, BUDGET_LIKE_SPARSITY = 0.25, 0.6
+
+
+#: the share of the other draws that are deep and narrow — every block up to the space's ``max_depth`` (past the
+#: fitting networks' depth cap), a width from the narrowest third — like the deeper networks a latency-target
+#: search derives at width 16 (Indian Pines, 3.2 and 6.4 ms: blocks of 3–5 cells on 9×9 patches, 700–1700 kernels
+#: of a few µs each). Capped at depth 2, no fitting network had more than ~600 kernels, and the network term
+#: extrapolated to them (2026-12-03: such networks ran 1.05–1.6× their prediction).
+DEEP_NARROW_SHARE = 0.15
+
+
+def _narrow(widths) -> list[int]:
+    """The narrowest third of ``widths`` (at least one)."""
+    ordered = sorted(int(w) for w in widths)
+    return ordered[:max(1, len(ordered) // 3)]
+
+
+#: the widths (quantiles of the space's) at which every stem kind other than the conv stem is probed, per many-band input
+STEM_PROBE_QUANTILES = (0.0, 0.25, 0.5, 0.75, 1.0)
+STEM_PROBE_SEED_OFFSET = 3_000_017
+
+
+def stem_probe_specs(space: dict, seed: int, exclude=()) -> list[dict]:
+    """Fitting networks that measure each stem kind other than the conv stem at widths spread over the space's
+    (``STEM_PROBE_QUANTILES``), for every input of ``MIN_SPECTRAL_BANDS`` bands or more: sparse one-cell-per-block
+    networks, so the stem is much of what they run.
+
+    The spectral stem's kernels (the scan's broadcast products, splits and exponentials over every pixel's pieces)
+    are of generic types whose other samples come from cells, and behave like none of them; drawn like any other
+    choice, a stem kind met two or three widths in a profile (the AVX2 AMD profile: the spectral stem at widths 36
+    and 42 only), and it priced every other width 15–44 % low (its validation networks with that stem; at width 64
+    the scan's broadcast product at a fifteenth of its profiled time).
+    """
+    from compactrs.nn.cells import random_genotype
+    from compactrs.nn.spectral_stem import MIN_SPECTRAL_BANDS
+
+    kinds = [kind for kind in space.get("stem_kinds", ["conv"]) if kind != "conv"]
+    widths = sorted(int(w) for w in space["init_channels"])
+    chosen = sorted({widths[int(round(q * (len(widths) - 1)))] for q in STEM_PROBE_QUANTILES})
+    inputs = space.get("inputs") or [[b, s] for b in space["in_bands"] for s in space["input_size"]]
+    rng = np.random.default_rng(seed + STEM_PROBE_SEED_OFFSET)
+    seen = {json.dumps(spec, sort_keys=True) for spec in exclude}
+    specs = []
+    for bands, side in inputs:
+        if bands < MIN_SPECTRAL_BANDS:
+            continue
+        for kind in kinds:
+            for width in chosen:
+                genotype = random_genotype(rng, _op_mix(rng, list(space["ops"])), space["nodes"], space["blocks"], 1)
+                if "zero" in space["ops"]:
+                    _sparsify(rng, genotype, BUDGET_LIKE_SPARSITY)
+                genotype["stem"] = {"kind": kind, "stride": 1}
+                spec = {"genotype": genotype, "in_bands": int(bands), "input_size": int(side), "init_channels": width,
+                        "num_classes": int(space["num_classes"][0]), "stem_multiplier": int(space["stem_multiplier"])}
+                text = json.dumps(spec, sort_keys=True)
+                if text not in seen:
+                    seen.add(text)
+                    specs.append(spec)
+    return specs
 
 
 #: the share of drawn networks whose edges use only 1–``FEW_OPS_MAX`` ops of the space (besides ``zero``)
@@ -398,26 +460,38 @@ def record_kernels(folder: Path, record: dict, original: str) -> list[dict]:
 
 #: soft-L1 scale of the network term's log residuals: a network off by more than ~10 % counts linearly, not squared
 NETWORK_FIT_F_SCALE = 0.1
+#: with the kernel floor fitted, the profiler's per-node overhead may be up to this many times the cheapest
+#: profiled kernel (a guard against a degenerate fit, not a physical bound: 1.65× on the AVX2 AMD profile)
+OVERHEAD_BOUND = 3.0
+#: the most a kernel's floor (its least cost in a real run) may be fitted at, µs
+FLOOR_MAX_US = 10.0
 
 
-def fit_network_term(networks: list[dict], cheapest_kernel_us: float = 0.0, per_run_us: float | None = None) -> dict:
-    """Fit ``measured_us ≈ per_run + per_kernel · n_kernels + scale · Σ kernel µs`` (bounded, robust least squares
-    on the log of predicted ÷ measured).
+def fit_network_term(networks: list[dict], cheapest_kernel_us: float = 0.0, per_run_us: float | None = None,
+                     prices: list | None = None) -> dict:
+    """Fit ``measured_us ≈ per_run + Σ_kernels max(scale · kernel µs + per_kernel, floor)`` (bounded, robust least
+    squares on the log of predicted ÷ measured).
 
     ``per_kernel`` may be negative: a node's profiled time includes a few µs of the profiler's own per-node
     work that end-to-end runs do not pay. On networks of many small kernels that overhead is most of the profiled time (profiled
     Σ ≈ 2.3 × the measured latency of a 1 ms network, ≈ 0.8 × for a 100 ms one), so a non-negative
     per-kernel term forces one compromise scale that over-predicts small networks and under-predicts large
-    ones. The overhead is bounded by ``cheapest_kernel_us`` (no overhead exceeds the cheapest profiled kernel).
+    ones.
+
+    ``floor`` is the least a kernel costs in a real run (the executor's dispatch of one node). It is fitted when
+    ``prices`` gives each network's kernels one by one; otherwise (sums only) it stays ``KERNEL_FLOOR_US`` and the
+    term is linear in the sums. With the floor fitted, the profiler overhead may exceed the cheapest kernel's
+    profiled time (the floor then prices the smallest kernels), up to ``OVERHEAD_BOUND`` times it; without it, it is
+    bounded by ``cheapest_kernel_us``. Refitted with the floor on the AVX2 AMD profile's stored measurements
+    (2026-12-03, kernels re-enumerated, nothing re-timed): 62 → 69 % of its 100 validation networks within ±10 %,
+    MAPE 11.1 → 9.0 %, networks under 1 ms +21 → +8 % median error (floor 1.3 µs, per-kernel −5.5 µs).
 
     The loss: log residuals, soft-L1 beyond ``NETWORK_FIT_F_SCALE``. Squared *relative* errors (the fit until
     2026-12-03) pull every prediction low by about the variance of the measured ÷ predicted ratio — a network
     measured 1.3× slow costs less than one predicted 1.3× slow — which on a noisy VM was a −7 % median bias on
     the profile's own validation (AVX2 AMD profile: 53 % within ±10 %, MAPE 11.6 %, median error −6.9 %; refitted
-    in log space with soft-L1, ``compactrs profile refit``: 62 %, 11.1 %, −2.6 %; networks under 1 ms went from
-    +11 % to +21 % median error, the three coefficients cannot fit both ends); a log residual treats over and under
-    alike, and soft-L1 keeps a network timed in one slow phase from moving the term for all. The linear solution
-    is the starting point.
+    in log space with soft-L1: 62 %, 11.1 %, −2.6 %); a log residual treats over and under alike, and soft-L1 keeps
+    a network timed in one slow phase from moving the term for all. The linear solution is the starting point.
 
     Σ kernel µs is the *predicted* sum where a row has it (``predicted_kernel_us``: the regressors' prices of its
     kernels, what the coefficients multiply when the profile prices a new network), else the profiled sum. One
@@ -434,8 +508,14 @@ def fit_network_term(networks: list[dict], cheapest_kernel_us: float = 0.0, per_
             fit may trade a large ``per_run`` against a negative ``per_kernel`` (the fitting networks all have
             100+ kernels, so the two are nearly collinear), which is harmless there and 3× off for a
             15-kernel network.
+        prices: per network (same order), the µs of each of its kernels (as the profile prices them): fits ``floor``.
+
+    Returns:
+        ``{"per_run_us", "per_kernel_us", "scale", "floor_us"}``.
     """
     from scipy.optimize import least_squares, lsq_linear
+
+    from compactrs.cost.kernel_latency import KERNEL_FLOOR_US
 
     y = np.array([n["measured_ms"] * 1e3 for n in networks])
     x = np.array([[1.0, n["n_kernels"], n["predicted_kernel_us"] if "predicted_kernel_us" in n else n["kernel_us"]]
@@ -443,28 +523,49 @@ def fit_network_term(networks: list[dict], cheapest_kernel_us: float = 0.0, per_
     a, b = x / y[:, None], np.ones(len(y))
     # a weak pull of the scale towards 1 (the profiled kernels are the network's time), as strong as one network
     share = float(np.median(a[:, 2]))
-    lower = np.array([0.0, -max(float(cheapest_kernel_us), 0.0), 1e-6])
+    cheapest = max(float(cheapest_kernel_us), 0.0)
+    lower = np.array([0.0, -cheapest, 1e-6])
     upper = np.array([np.inf if per_run_us is None else max(float(per_run_us), 1e-6), np.inf, np.inf])
     start = lsq_linear(np.vstack([a, [[0.0, 0.0, share]]]), np.concatenate([b, [share]]), bounds=(lower, upper)).x
+    if prices is not None:
+        if len(prices) != len(networks):
+            raise ValueError(f"prices for {len(prices)} networks, {len(networks)} networks")
+        kernel_prices = [np.asarray(p, dtype=float) for p in prices]
+        lower = np.array([0.0, -OVERHEAD_BOUND * cheapest, 1e-6, KERNEL_FLOOR_US])
+        upper = np.append(upper, FLOOR_MAX_US)
+        start = np.append(start, KERNEL_FLOOR_US)
+
+        def price(c: np.ndarray) -> np.ndarray:
+            return c[0] + np.array([np.maximum(c[2] * p + c[1], c[3]).sum() for p in kernel_prices])
+    else:
+        def price(c: np.ndarray) -> np.ndarray:
+            return x @ c
     inside = np.where(np.isfinite(upper), (upper - lower) * 1e-9, 1e-9)  # least_squares starts strictly inside
     start = np.minimum(np.maximum(start, lower + inside), np.where(np.isfinite(upper), upper - inside, np.inf))
 
     def residuals(c: np.ndarray) -> np.ndarray:
-        predicted = np.maximum(x @ c, 1e-3 * y)  # a coefficient set that prices a network at ≤ 0 is far off, not NaN
+        predicted = np.maximum(price(c), 1e-3 * y)  # a coefficient set that prices a network at ≤ 0 is far off, not NaN
         return np.concatenate([np.log(predicted / y), [np.log(c[2])]])  # the last: the pull of the scale towards 1
 
     solution = least_squares(residuals, start, bounds=(lower, upper), loss="soft_l1", f_scale=NETWORK_FIT_F_SCALE).x
-    return {"per_run_us": float(solution[0]), "per_kernel_us": float(solution[1]), "scale": float(solution[2])}
+    return {"per_run_us": float(solution[0]), "per_kernel_us": float(solution[1]), "scale": float(solution[2]),
+            "floor_us": float(solution[3]) if prices is not None else KERNEL_FLOOR_US}
 
 
-def add_predicted_sums(fit_rows: list[dict], per_network: list, regressors: dict) -> None:
-    """Give each fitting row its ``predicted_kernel_us``: Σ of its kernels as the regressors price them."""
+def add_predicted_sums(fit_rows: list[dict], per_network: list, regressors: dict) -> list[np.ndarray]:
+    """Give each fitting row its ``predicted_kernel_us``: Σ of its kernels as the regressors price them; returns
+    those prices kernel by kernel, per network (what ``fit_network_term`` fits the kernel floor on)."""
+    prices = []
     for row, (_, kernels) in zip(fit_rows, per_network):
-        by_type: dict[str, list[dict]] = {}
-        for kernel in kernels:
-            by_type.setdefault(kernel["type"], []).append(kernel)
-        row["predicted_kernel_us"] = float(sum(np.sum(regressors[kind].predict([sample_row(k) for k in group]))
-                                               for kind, group in by_type.items()))
+        each = np.zeros(len(kernels))
+        by_type: dict[str, list[int]] = {}
+        for index, kernel in enumerate(kernels):
+            by_type.setdefault(kernel["type"], []).append(index)
+        for kind, indices in by_type.items():
+            each[indices] = regressors[kind].predict([sample_row(kernels[i]) for i in indices])
+        row["predicted_kernel_us"] = float(each.sum())
+        prices.append(each)
+    return prices
 
 
 def cheapest_kernel_us(samples: dict, quantile: float = 10) -> float:

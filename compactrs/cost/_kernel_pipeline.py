@@ -19,7 +19,7 @@ from compactrs.cost import _kernel_build as kb
 from compactrs.cost._fit import accuracy_metrics, macs_linear_fit, test_retest
 from compactrs.cost._kernel_model import fit_regressors, merge_samples
 from compactrs.deploy.timing import TimingConfig
-from compactrs.cost.kernel_latency import KERNEL_PROFILE_SCHEMA, NETWORK_FORMULA, KernelProfile
+from compactrs.cost.kernel_latency import KERNEL_PROFILE_SCHEMA, NETWORK_FORMULA, KernelProfile, network_ms
 from compactrs.errors import ConfigError
 
 #: the input shapes (bands, side) of the shipped datasets: Indian Pines patches, EuroSAT MS / RGB crops, EuroSAT.
@@ -125,6 +125,7 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
     with tempfile.TemporaryDirectory(prefix="compactrs-kprofile-") as tmp:
         folder = Path(tmp)
         specs = kb.sample_specs(space, first, config.seed, max_depth=config.fit_max_depth)
+        specs += kb.stem_probe_specs(space, config.seed, exclude=specs)
         items = kb.emit_networks(specs, folder, config.batch, "fit", 0, progress)
         kb.prepare_runtime_graphs(folder, items, rt, precision, progress)
         # with reference timing, every network's kernels are stated at one machine speed (profile_kernels)
@@ -273,12 +274,16 @@ def _overhead_item(folder: Path, space: dict, batch: int) -> dict:
 def _profile_data(config, space, samples, fit_rows, device, versions, runtime, per_run_us: float | None = None,
                   per_network: list | None = None) -> dict:
     regressors = fit_regressors(samples)
+    prices = None
     if per_network is not None:  # the network term multiplies predicted kernel times: fit it on them
-        kb.add_predicted_sums(fit_rows, per_network, regressors)
-    coefficients = kb.fit_network_term(fit_rows, kb.cheapest_kernel_us(samples), per_run_us)
+        prices = kb.add_predicted_sums(fit_rows, per_network, regressors)
+    coefficients = kb.fit_network_term(fit_rows, kb.cheapest_kernel_us(samples), per_run_us, prices)
     measured = [row["measured_ms"] for row in fit_rows]
-    scaled = [(coefficients["per_run_us"] + coefficients["per_kernel_us"] * row["n_kernels"]
-               + coefficients["scale"] * row["kernel_us"]) / 1e3 for row in fit_rows]
+    if per_network is not None:  # the term applied to the profiled kernel times themselves
+        scaled = [network_ms(coefficients, [k["us"] for k in kernels]) for _, kernels in per_network]
+    else:
+        scaled = [(coefficients["per_run_us"] + coefficients["per_kernel_us"] * row["n_kernels"]
+                   + coefficients["scale"] * row["kernel_us"]) / 1e3 for row in fit_rows]
     return {
         "schema": KERNEL_PROFILE_SCHEMA, "device": device,
         "runtime": runtime,
@@ -376,6 +381,7 @@ def emit_kernel_graphs(config: KernelProfileConfig, folder: str | os.PathLike, p
     folder.mkdir(parents=True, exist_ok=True)
     space = config.space()
     specs = kb.sample_specs(space, config.fit_archs, config.seed, max_depth=config.fit_max_depth)
+    specs += kb.stem_probe_specs(space, config.seed, exclude=specs)
     items = kb.emit_networks(specs, folder, config.batch, "fit", 0, progress)
     if config.validate_archs:
         val = kb.sample_specs(space, config.validate_archs, config.seed + VALIDATION_SEED_OFFSET, exclude=specs)

@@ -187,14 +187,16 @@ def refit_network_term(path: str | os.PathLike, out: str | os.PathLike, command:
     profile.check_target()  # enumerating its kernels needs the profile's runtime here
     data = profile.data
     fit_rows = [dict(row) for row in data["network"]["fit"]["networks"]]
+    prices = []
     for index, row in enumerate(fit_rows):
         kernels = profile._spec_kernels(_spec_key(row["network"]))
-        row["predicted_kernel_us"] = float(profile.kernel_us(kernels).sum())
+        prices.append(profile.kernel_us(kernels))
+        row["predicted_kernel_us"] = float(prices[-1].sum())
         if progress is not None:
             progress.log(f"fitting network {index + 1}/{len(fit_rows)}: {len(kernels)} kernels")
     coefficients = kb.fit_network_term(fit_rows, kb.cheapest_kernel_us(data["kernels"]["samples"]),
-                                       data["network"].get("per_run_measured_us"))
-    previous = {k: data["network"]["coefficients"].get(k) for k in ("per_run_us", "per_kernel_us", "scale")}
+                                       data["network"].get("per_run_measured_us"), prices)
+    previous = {k: data["network"]["coefficients"].get(k) for k in ("per_run_us", "per_kernel_us", "scale", "floor_us")}
     data["network"].update({"coefficients": coefficients, "formula": NETWORK_FORMULA})
     data["network"]["fit"]["networks"] = fit_rows
     data["network"]["refit"] = {"created": _now(), "command": command, "previous_coefficients": previous,

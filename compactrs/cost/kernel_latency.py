@@ -3,12 +3,13 @@
 A network is exported to ONNX and optimised by onnxruntime exactly as it will run (``compactrs.cost.kernels``);
 every kernel of the optimised graph is priced by the regressor of its type (``_kernel_model``) and ::
 
-    latency_ms = (per_run_us + Σ_k max(scale · predicted_us(k) + per_kernel_us, KERNEL_FLOOR_US)) / 1000
+    latency_ms = (per_run_us + Σ_k max(scale · predicted_us(k) + per_kernel_us, floor_us)) / 1000
 
-where the three network coefficients are fitted on whole networks measured end to end (they hold what
-per-node profiling does not see: the cost of ``session.run`` itself, dispatch between kernels, and the
-profiler's own share of each node's time — which makes ``per_kernel_us`` negative, see
-``_kernel_build.fit_network_term``; the floor keeps a kernel's price positive).
+where the network coefficients are fitted on whole networks measured end to end (they hold what per-node
+profiling does not see: the cost of ``session.run`` itself, dispatch between kernels, and the profiler's own
+share of each node's time — which makes ``per_kernel_us`` negative, see ``_kernel_build.fit_network_term``;
+``floor_us``, the least a kernel costs in a real run, is fitted too since 2026-12-03 — older profiles have
+none and use ``KERNEL_FLOOR_US``, which only keeps a kernel's price positive).
 
 The search needs the same prediction split into the pieces it chooses between (``edge`` / ``cell_base`` /
 ``fixed``, compactrs.nas.costs): each piece is priced *in context* — the op inside a real cell, exported and
@@ -37,9 +38,16 @@ from compactrs.errors import ArtifactError, ConfigError
 KERNEL_PROFILE_SCHEMA = "compactrs.latency-profile/2"
 #: the least a kernel is priced at (µs), once the profiler's per-node overhead is taken off its prediction.
 KERNEL_FLOOR_US = 0.1
-NETWORK_FORMULA = (f"ms = (per_run_us + Σ_kernels max(scale·predicted µs + per_kernel_us, {KERNEL_FLOOR_US})) / 1000, "
-                   "fitted on the predicted kernel sums of the fitting networks; a negative per_kernel_us is the "
-                   "profiler's own overhead per node")
+NETWORK_FORMULA = ("ms = (per_run_us + Σ_kernels max(scale·predicted µs + per_kernel_us, floor_us)) / 1000, "
+                   "fitted on the predicted kernel prices of the fitting networks; a negative per_kernel_us is the "
+                   "profiler's own overhead per node, floor_us the least a kernel costs in a real run")
+
+
+def network_ms(coefficients: dict, kernel_us) -> float:
+    """The network term applied to one network's kernel prices (µs, one per kernel): its predicted ms."""
+    each = np.maximum(coefficients["scale"] * np.asarray(kernel_us, dtype=float) + coefficients["per_kernel_us"],
+                      coefficients.get("floor_us", KERNEL_FLOOR_US))
+    return (float(each.sum()) + coefficients["per_run_us"]) / 1e3
 #: kernel types that only move data, in the order a missing one borrows a sampled one's regressor
 DATA_MOVEMENT = ("reorder", "transpose", "stridedslice", "slice", "split", "gather", "reshape", "concatenation", "concat")
 REQUIRED = ("schema", "device", "runtime", "precision", "threads", "batch", "space", "kernels", "network")
@@ -274,8 +282,7 @@ class KernelProfile:
     def kernels_ms(self, kernels: list[dict], per_run: bool = True) -> float:
         """Predicted ms of a set of kernels (``per_run``: plus the once-per-inference cost)."""
         c = self.coefficients
-        each = np.maximum(c["scale"] * self.kernel_us(kernels) + c["per_kernel_us"], KERNEL_FLOOR_US)
-        return (float(each.sum()) + (c["per_run_us"] if per_run else 0.0)) / 1e3
+        return network_ms(c if per_run else {**c, "per_run_us": 0.0}, self.kernel_us(kernels))
 
     def network_kernels(self, model, input_shape: Sequence[int]) -> list[dict]:
         """The kernels the profile's runtime runs for ``model`` here at its precision (one profiled run:

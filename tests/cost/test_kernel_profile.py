@@ -289,6 +289,32 @@ def test_network_term_takes_the_profilers_per_node_overhead_off():
     assert capped["per_kernel_us"] >= -2.0 - 1e-9
 
 
+def test_network_term_fits_the_least_a_kernel_costs():
+    from compactrs.cost._kernel_build import fit_network_term
+    from compactrs.cost.kernel_latency import network_ms
+
+    # each kernel really costs its profiled price less 5 µs of profiler overhead, but never under 1.5 µs (the
+    # executor's dispatch); networks differ in their share of tiny kernels (a deep 9×9 network is mostly tiny ones)
+    rng = np.random.default_rng(2)
+    nets, prices = [], []
+    for _ in range(40):
+        n = int(rng.integers(50, 1500))
+        p = np.where(rng.random(n) < rng.uniform(0.0, 1.0), rng.uniform(2.0, 8.0, n), rng.lognormal(3.0, 0.5, n))
+        true_us = 20.0 + np.maximum(p - 5.0, 1.5).sum()
+        nets.append({"n_kernels": n, "kernel_us": float(p.sum()), "predicted_kernel_us": float(p.sum()),
+                     "measured_ms": true_us / 1e3})
+        prices.append(p)
+    c = fit_network_term(nets, cheapest_kernel_us=3.0, per_run_us=30.0, prices=prices)
+    assert c["floor_us"] == pytest.approx(1.5, abs=0.15)
+    assert c["per_kernel_us"] == pytest.approx(-5.0, abs=0.3) and c["scale"] == pytest.approx(1.0, abs=0.02)
+    errors = [abs(network_ms(c, p) / n["measured_ms"] - 1) for n, p in zip(nets, prices)]
+    assert max(errors) < 0.02
+    # fitted on the sums alone, the term is linear and misprices the networks of many tiny kernels
+    linear = fit_network_term(nets, cheapest_kernel_us=3.0, per_run_us=30.0)
+    assert linear["floor_us"] == pytest.approx(0.1)
+    assert max(abs(network_ms(linear, p) / n["measured_ms"] - 1) for n, p in zip(nets, prices)) > 0.05
+
+
 def test_network_term_is_not_pulled_low_by_noisy_timings():
     from compactrs.cost._kernel_build import fit_network_term
 
@@ -315,10 +341,18 @@ def test_network_term_is_fitted_on_the_predicted_kernel_sums(kernel_profile):
     data = json.loads(kernel_profile.read_text())
     rows = data["network"]["fit"]["networks"]
     assert all(row["predicted_kernel_us"] > 0 for row in rows)
-    # the stored coefficients are those of the predicted sums, not of the profiled ones
+    # the stored coefficients are those of the predicted kernel prices (kernel by kernel: the floor is fitted on
+    # them), not of the profiled sums
+    from compactrs.cost._kernel_validate import _spec_key
+    from compactrs.cost.kernel_latency import KernelProfile
+
+    profile = KernelProfile.load(kernel_profile)
+    prices = [profile.kernel_us(profile._spec_kernels(_spec_key(row["network"]))) for row in rows]
+    assert [float(p.sum()) for p in prices] == pytest.approx([row["predicted_kernel_us"] for row in rows], rel=1e-6)
     cheapest = cheapest_kernel_us(data["kernels"]["samples"])
-    refit = fit_network_term(rows, cheapest, data["network"]["per_run_measured_us"])
-    assert refit == pytest.approx(data["network"]["coefficients"])
+    refit = fit_network_term(rows, cheapest, data["network"]["per_run_measured_us"], prices)
+    assert refit == pytest.approx(data["network"]["coefficients"], rel=1e-3, abs=1e-3)
+    assert set(refit) == {"per_run_us", "per_kernel_us", "scale", "floor_us"}
     profiled = fit_network_term([{k: v for k, v in row.items() if k != "predicted_kernel_us"} for row in rows], cheapest,
                                 data["network"]["per_run_measured_us"])
     assert profiled != pytest.approx(refit)

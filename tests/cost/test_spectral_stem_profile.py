@@ -35,6 +35,25 @@ def test_sampled_networks_draw_the_stem_kind_for_many_band_inputs_only():
     assert all("stem" not in s["genotype"] for s in sample_specs(legacy, 30, seed=0))
 
 
+def test_profiles_probe_every_stem_kind_across_the_widths_for_many_band_inputs():
+    from compactrs.cost._kernel_build import stem_probe_specs
+
+    space = KernelProfileConfig(inputs=((24, 5), (3, 8)), init_channels=tuple(range(4, 21, 2)), ops=OPS, blocks=2,
+                                max_depth=3).space()
+    probes = stem_probe_specs(space, seed=0)
+    by_kind: dict = {}
+    for spec in probes:
+        assert (spec["in_bands"], spec["input_size"]) == (24, 5)  # only where the spectral stem exists
+        assert spec["genotype"]["depths"] == [1, 1]  # sparse, so the stem is much of the network
+        by_kind.setdefault(spec["genotype"]["stem"]["kind"], set()).add(spec["init_channels"])
+    # the narrowest, the widest and three between, for each kind other than the conv stem
+    assert by_kind == {"spectral": {4, 8, 12, 16, 20}, "pointwise": {4, 8, 12, 16, 20}}
+    assert stem_probe_specs(KernelProfileConfig(inputs=((3, 8),), init_channels=(4, 8), ops=OPS).space(), 0) == []
+    # deterministic, and a spec already drawn is not drawn again
+    assert stem_probe_specs(space, seed=0) == probes
+    assert len(stem_probe_specs(space, seed=0, exclude=probes[:3])) == len(probes) - 3
+
+
 @pytest.fixture(scope="module")
 def many_band_profile(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("kprofile") / "hsi.json"
@@ -55,8 +74,10 @@ def test_a_new_profile_prices_the_spectral_stem_like_the_conv_stem(many_band_pro
     assert table.discrete(genotype) == pytest.approx(whole, rel=0.10)
 
 
-def test_an_older_profile_refuses_a_latency_target_with_the_spectral_stem(tmp_path):
-    # a profile without "stem_kinds" in its space (every profile made before this change): conv stem only
+def test_an_older_profile_refuses_a_latency_target_with_the_spectral_stem(tmp_path, monkeypatch):
+    # a profile without "stem_kinds" in its space (every profile made before this change): conv stem only, and
+    # made before the stem probes (which would have measured the spectral stem's kernels)
+    monkeypatch.setattr("compactrs.cost._kernel_build.stem_probe_specs", lambda *args, **kwargs: [])
     out = tmp_path / "old.json"
     assert main(["profile", "--inputs", "16x5", *TINY, "--fit-archs", "2", "--out", str(out)]) == 0
     data = json.loads(out.read_text())
