@@ -431,8 +431,11 @@ def _kernel_profile(runtime, precision, threads, batch, inputs, in_bands, input_
     with progress_bar(show_progress(as_json)) as progress:
         log = (lambda message: None) if as_json else (lambda message: click.echo(
             f"[{time.perf_counter() - started:5.0f} s] {message}", err=True))
-        log(f"profiling {config.fit_archs} fitting + {config.validate_archs} validation networks in {runtime} "
-            f"{precision} over "
+        from compactrs.cost._kernel_build import stem_probe_specs
+
+        probes = len(stem_probe_specs(config.space(), config.seed))
+        log(f"profiling {config.fit_archs} fitting networks" + (f" (+ {probes} stem probes)" if probes else "") +
+            f" + {config.validate_archs} validation networks in {runtime} {precision} over "
             f"{len(shapes)} input shapes, widths {min(config.init_channels)}–{max(config.init_channels)}")
         profile = build_kernel_profile(config, out, progress, command=command_line, log=log)
     _emit_kernel_result(profile, out, time.perf_counter() - started, as_json)

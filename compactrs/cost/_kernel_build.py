@@ -137,8 +137,9 @@ BUDGET_LIKE_SHARE, BUDGET_LIKE_SPARSITY = 0.25, 0.6
 #: the share of the other draws that are deep and narrow — every block up to the space's ``max_depth`` (past the
 #: fitting networks' depth cap), a width from the narrowest third — like the deeper networks a latency-target
 #: search derives at width 16 (Indian Pines, 3.2 and 6.4 ms: blocks of 3–5 cells on 9×9 patches, 700–1700 kernels
-#: of a few µs each). Capped at depth 2, no fitting network had more than ~600 kernels, and the network term
-#: extrapolated to them (2026-12-03: such networks ran 1.05–1.6× their prediction).
+#: of a few µs each). Capped at two cells per block, no fitting network was like them and the network term
+#: extrapolated (2026-12-03: ten such Indian Pines networks ran 0.8–1.46× the AVX2 profile's prediction, most of
+#: them slower; with this share and the fitted kernel floor, 0.99–1.38×).
 DEEP_NARROW_SHARE = 0.15
 
 
@@ -461,7 +462,8 @@ def record_kernels(folder: Path, record: dict, original: str) -> list[dict]:
 #: soft-L1 scale of the network term's log residuals: a network off by more than ~10 % counts linearly, not squared
 NETWORK_FIT_F_SCALE = 0.1
 #: with the kernel floor fitted, the profiler's per-node overhead may be up to this many times the cheapest
-#: profiled kernel (a guard against a degenerate fit, not a physical bound: 1.65× on the AVX2 AMD profile)
+#: profiled kernel (a guard against a degenerate fit, not a physical bound: the AVX2 AMD profiles' fits put it at
+#: 1.65× (the thirteenth session's, refitted) and 1.15× (the fourteenth's))
 OVERHEAD_BOUND = 3.0
 #: the most a kernel's floor (its least cost in a real run) may be fitted at, µs
 FLOOR_MAX_US = 10.0
@@ -482,8 +484,8 @@ def fit_network_term(networks: list[dict], cheapest_kernel_us: float = 0.0, per_
     ``prices`` gives each network's kernels one by one; otherwise (sums only) it stays ``KERNEL_FLOOR_US`` and the
     term is linear in the sums. With the floor fitted, the profiler overhead may exceed the cheapest kernel's
     profiled time (the floor then prices the smallest kernels), up to ``OVERHEAD_BOUND`` times it; without it, it is
-    bounded by ``cheapest_kernel_us``. Refitted with the floor on the AVX2 AMD profile's stored measurements
-    (2026-12-03, kernels re-enumerated, nothing re-timed): 62 → 69 % of its 100 validation networks within ±10 %,
+    bounded by ``cheapest_kernel_us``. This fit on the thirteenth session's AVX2 AMD profile's stored measurements
+    (2026-12-03, its kernels re-enumerated, nothing re-timed): 62 → 69 % of its 100 validation networks within ±10 %,
     MAPE 11.1 → 9.0 %, networks under 1 ms +21 → +8 % median error (floor 1.3 µs, per-kernel −5.5 µs).
 
     The loss: log residuals, soft-L1 beyond ``NETWORK_FIT_F_SCALE``. Squared *relative* errors (the fit until

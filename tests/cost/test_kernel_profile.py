@@ -272,6 +272,13 @@ def test_sampled_networks_spread_over_size_decades_small_ones_included():
     def ops_used(spec):
         return {op for cell in ("normal", "reduce") for op, _ in spec["genotype"][cell]} - {"zero"}
     assert sum(len(ops_used(spec)) <= 2 for spec in specs) >= 40 // 8
+    # fitting networks are capped at two cells per block, except deep narrow ones (the deep width-16 networks a
+    # latency search derives): full depth, from the narrowest third of the widths
+    capped = kb.sample_specs(space, 40, seed=0, max_depth=2)
+    deep = [spec for spec in capped if max(spec["genotype"]["depths"]) > 2]
+    assert len(deep) >= 2
+    assert all(spec["init_channels"] <= sorted(space["init_channels"])[len(space["init_channels"]) // 3 - 1]
+               for spec in deep)
 
 
 def test_network_term_takes_the_profilers_per_node_overhead_off():
