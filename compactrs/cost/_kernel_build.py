@@ -161,7 +161,7 @@ def stem_probe_specs(space: dict, seed: int, exclude=()) -> list[dict]:
 
     The spectral stem's kernels (the scan's broadcast products, splits and exponentials over every pixel's pieces)
     are of generic types whose other samples come from cells, and behave like none of them; drawn like any other
-    choice, a stem kind met two or three widths in a profile (the AVX2 AMD profile: the spectral stem at widths 36
+    choice, a stem kind was met at two or three widths in a profile (the AVX2 AMD profile: the spectral stem at widths 36
     and 42 only), and it priced every other width 15–44 % low (its validation networks with that stem; at width 64
     the scan's broadcast product at a fifteenth of its profiled time).
     """

@@ -185,8 +185,8 @@ def build_kernel_profile(config: KernelProfileConfig, out: str | os.PathLike, pr
         per_run = timings.pop()
         phase("every network timed end to end")
         fit_rows = kb.network_rows(items, timings[:len(items)], per_network)
-        data = _profile_data(config, space, samples, fit_rows, describe_machine(), versions(), runtime_block(config),
-                             per_run["median_ms"] * 1e3, per_network)
+        data = _profile_data(config, space, samples, fit_rows, per_network, describe_machine(), versions(),
+                             runtime_block(config), per_run["median_ms"] * 1e3)
         data["kernels"]["coverage"] = coverage
         if speed:
             factors = [record["speed"] for record in records]
@@ -271,19 +271,15 @@ def _overhead_item(folder: Path, space: dict, batch: int) -> dict:
     return {"file": "overhead.onnx", "role": "overhead", "input_shape": list(shape)}
 
 
-def _profile_data(config, space, samples, fit_rows, device, versions, runtime, per_run_us: float | None = None,
-                  per_network: list | None = None) -> dict:
+def _profile_data(config, space, samples, fit_rows, per_network: list, device, versions, runtime,
+                  per_run_us: float | None = None) -> dict:
     regressors = fit_regressors(samples)
-    prices = None
-    if per_network is not None:  # the network term multiplies predicted kernel times: fit it on them
-        prices = kb.add_predicted_sums(fit_rows, per_network, regressors)
+    # the network term multiplies predicted kernel times: fit it on them, kernel by kernel
+    prices = kb.add_predicted_sums(fit_rows, per_network, regressors)
     coefficients = kb.fit_network_term(fit_rows, kb.cheapest_kernel_us(samples), per_run_us, prices)
     measured = [row["measured_ms"] for row in fit_rows]
-    if per_network is not None:  # the term applied to the profiled kernel times themselves
-        scaled = [network_ms(coefficients, [k["us"] for k in kernels]) for _, kernels in per_network]
-    else:
-        scaled = [(coefficients["per_run_us"] + coefficients["per_kernel_us"] * row["n_kernels"]
-                   + coefficients["scale"] * row["kernel_us"]) / 1e3 for row in fit_rows]
+    # the term applied to the profiled kernel times themselves
+    scaled = [network_ms(coefficients, [k["us"] for k in kernels]) for _, kernels in per_network]
     return {
         "schema": KERNEL_PROFILE_SCHEMA, "device": device,
         "runtime": runtime,
@@ -423,8 +419,8 @@ def kernel_profile_from_results(results: dict, folder: str | os.PathLike, out: s
     fit_rows = kb.network_rows(fit, fit_records, per_network)
     config = KernelProfileConfig(**{**{k: v for k, v in manifest["config"].items() if k not in ("timing", "inputs")},
                                     "inputs": tuple(tuple(p) for p in manifest["config"]["inputs"])})
-    data = _profile_data(config, manifest["space"], samples, fit_rows, results["device"], versions(),
-                         {**results["runtime"], "graph_optimization_level": "ORT_ENABLE_ALL"}, per_network=per_network)
+    data = _profile_data(config, manifest["space"], samples, fit_rows, per_network, results["device"], versions(),
+                         {**results["runtime"], "graph_optimization_level": "ORT_ENABLE_ALL"})
     data["measurement"].update({"timing": manifest.get("timing", {}), "seconds": round(results.get("seconds", 0.0), 1),
                                 "command": command, "measured_on_device": True,
                                 "machine_state": results.get("conditions") or {"contended": None,

@@ -43,11 +43,12 @@ NETWORK_FORMULA = ("ms = (per_run_us + Σ_kernels max(scale·predicted µs + per
                    "profiler's own overhead per node, floor_us the least a kernel costs in a real run")
 
 
-def network_ms(coefficients: dict, kernel_us) -> float:
-    """The network term applied to one network's kernel prices (µs, one per kernel): its predicted ms."""
+def network_ms(coefficients: dict, kernel_us, per_run: bool = True) -> float:
+    """The network term applied to one network's kernel prices (µs, one per kernel): its predicted ms
+    (``per_run``: with the once-per-inference cost)."""
     each = np.maximum(coefficients["scale"] * np.asarray(kernel_us, dtype=float) + coefficients["per_kernel_us"],
                       coefficients.get("floor_us", KERNEL_FLOOR_US))
-    return (float(each.sum()) + coefficients["per_run_us"]) / 1e3
+    return (float(each.sum()) + (coefficients["per_run_us"] if per_run else 0.0)) / 1e3
 #: kernel types that only move data, in the order a missing one borrows a sampled one's regressor
 DATA_MOVEMENT = ("reorder", "transpose", "stridedslice", "slice", "split", "gather", "reshape", "concatenation", "concat")
 REQUIRED = ("schema", "device", "runtime", "precision", "threads", "batch", "space", "kernels", "network")
@@ -281,8 +282,7 @@ class KernelProfile:
 
     def kernels_ms(self, kernels: list[dict], per_run: bool = True) -> float:
         """Predicted ms of a set of kernels (``per_run``: plus the once-per-inference cost)."""
-        c = self.coefficients
-        return network_ms(c if per_run else {**c, "per_run_us": 0.0}, self.kernel_us(kernels))
+        return network_ms(self.coefficients, self.kernel_us(kernels), per_run)
 
     def network_kernels(self, model, input_shape: Sequence[int]) -> list[dict]:
         """The kernels the profile's runtime runs for ``model`` here at its precision (one profiled run:
