@@ -183,7 +183,11 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
     if timer is not None:  # the retrained network, timed the same way (its weights do not change the graph)
         from compactrs.training.checkpoint import load_checkpoint
 
+        from compactrs.nas.landing import retrained_check
+
         landing["trained_ms"], landing["trained_contended"], landing["trained_raw_ms"] = timer(load_checkpoint(out)[0])
+        landing["retrained"] = retrained_check(landing, landing["trained_ms"], budgets[0].target, budgets[0].tolerance)
+        progress.log(landing["retrained"]["message"])
     if landing is not None:
         report.setdefault("latency_ms", {})["landing"] = landing
     _finish_run(out, work_dir, report, dataset, config, fit, outcome, space, profile, baselines, width)

@@ -148,3 +148,29 @@ def land_by_measurement(fit: BudgetFit, budget: Budget, min_width: int,
               "chosen": chosen, "chosen_depths": list(kept), "landed": landed, "contended": contended,
               "message": message}
     return new_fit, record
+
+
+def retrained_check(landing: dict, trained_ms: float, target: float, tolerance: float) -> dict:
+    """Compare the retrained network's time with the time its width was landed on, minutes earlier.
+
+    Both are the same graph timed the same way (the weights do not change the graph), so they differ only by how far
+    the machine moved in between. On the development VM that is often more than the band: a landed Indian Pines
+    network timed 3.02 ms right after retraining and 1.32 ms (wall) fifty minutes later, both recorded quiet
+    (BENCHMARKS.md). The record says so instead of letting a report claim a landing the machine cannot repeat.
+
+    Returns ``{"trained_over_landed", "trained_in_band", "steady", "message"}``; ``steady`` is False when the two
+    timings differ by more than ``tolerance``.
+    """
+    from compactrs.nas.losses import within_band
+
+    landed_ms = float(landing["depths"][str(list(landing["chosen_depths"]))])
+    ratio = float(trained_ms) / landed_ms
+    steady = abs(ratio - 1.0) <= tolerance
+    in_band = within_band(float(trained_ms), target, tolerance)
+    message = (f"the retrained network ran {trained_ms:.3f} ms, {ratio:.2f}x the {landed_ms:.3f} ms its width was "
+               f"landed on" + (" (inside the band)" if in_band else " (outside the band)"))
+    if not steady:
+        message += (f"; WARNING: the same graph moved by more than ±{tolerance:.0%} between the two timings, so this "
+                    f"machine is not steady enough to land within the band: time the bundle again on a quiet device "
+                    f"('compactrs bench')")
+    return {"trained_over_landed": ratio, "trained_in_band": in_band, "steady": steady, "message": message}

@@ -147,6 +147,27 @@ def test_measured_landing_with_a_profile_of_this_machine_lands_on_times_measured
     # network was timed the same way
     assert set(landing["raw_ms"]) == set(landing["widths"]) and all(v > 0 for v in landing["raw_ms"].values())
     assert "0.0500 ms" in landing["timing"] and landing["trained_ms"] > 0 and landing["trained_raw_ms"] > 0
+    # the retrained network's time is compared with the time its width was landed on
+    retrained = landing["retrained"]
+    assert retrained["trained_over_landed"] == pytest.approx(landing["trained_ms"] / kept_ms)
+    assert retrained["trained_in_band"] == (target * 0.9 <= landing["trained_ms"] <= target)
+    assert retrained["steady"] == (abs(landing["trained_ms"] / kept_ms - 1) <= 0.1)
+
+
+def test_retrained_check_says_when_the_machine_moved_between_landing_and_retraining():
+    from compactrs.nas.landing import retrained_check
+
+    landing = {"chosen_depths": [2, 1, 1], "depths": {"[2, 1, 1]": 0.95, "[3, 1, 1]": 1.2}}
+    steady = retrained_check(landing, 0.97, target=1.0, tolerance=0.1)
+    assert steady["steady"] and steady["trained_in_band"] and "WARNING" not in steady["message"]
+    assert steady["trained_over_landed"] == pytest.approx(0.97 / 0.95)
+    # the same graph 1.4x slower minutes later: outside the band, and the record says the machine moved
+    moved = retrained_check(landing, 1.33, target=1.0, tolerance=0.1)
+    assert not moved["steady"] and not moved["trained_in_band"]
+    assert "1.330 ms, 1.40x the 0.950 ms" in moved["message"] and "not steady enough" in moved["message"]
+    # in the band but 10.5 % off its landing time: still flagged
+    drift = retrained_check(landing, 0.85, target=0.94, tolerance=0.1)
+    assert drift["trained_in_band"] and not drift["steady"]
 
 
 def test_measured_landing_keeps_the_width_nearest_under_the_target():
