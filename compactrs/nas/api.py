@@ -181,9 +181,8 @@ def _search(data, config, out, resume, overwrite, baselines, profile, progress, 
     progress.log(fit.message)
     report = _retrain(dataset, config, fit, out, overwrite or resume, progress, budgets, outcome, width, width_message, world)
     if timer is not None:  # the retrained network, timed the same way (its weights do not change the graph)
-        from compactrs.training.checkpoint import load_checkpoint
-
         from compactrs.nas.landing import retrained_check
+        from compactrs.training.checkpoint import load_checkpoint
 
         landing["trained_ms"], landing["trained_contended"], landing["trained_raw_ms"] = timer(load_checkpoint(out)[0])
         landing["retrained"] = retrained_check(landing, landing["trained_ms"], budgets[0].target, budgets[0].tolerance)

@@ -155,7 +155,7 @@ def retrained_check(landing: dict, trained_ms: float, target: float, tolerance: 
 
     Both are the same graph timed the same way (the weights do not change the graph), so they differ only by how far
     the machine moved in between. On the development VM that is often more than the band: a landed Indian Pines
-    network timed 3.02 ms right after retraining and 1.32 ms (wall) fifty minutes later, both recorded quiet
+    network ran 3.77 ms (wall clock) right after retraining and 1.32 ms fifty minutes later, both recorded quiet
     (BENCHMARKS.md). The record says so instead of letting a report claim a landing the machine cannot repeat.
 
     Returns ``{"trained_over_landed", "trained_in_band", "steady", "message"}``; ``steady`` is False when the two
