@@ -382,7 +382,9 @@ def test_refit_rebuilds_the_network_term_from_stored_measurements(tmp_path, caps
     assert old.read_bytes() == before  # the input is not touched
     new = json.loads(out.read_text())
     made_coefficients = json.loads(made.read_text())["network"]["coefficients"]
-    assert new["network"]["coefficients"] == pytest.approx(made_coefficients, rel=1e-3)  # the pipeline's own fit again
+    # the pipeline's own fit again; a coefficient the solver leaves at its bound of zero comes back as any value
+    # below a nanosecond (5.1e-8 µs against 5.09e-8 µs in one CI run), hence the absolute tolerance of 1 ns
+    assert new["network"]["coefficients"] == pytest.approx(made_coefficients, rel=1e-3, abs=1e-3)
     assert new["network"]["refit"]["previous_coefficients"]["scale"] == pytest.approx(3 * made_coefficients["scale"])
     assert all(row["predicted_kernel_us"] > 0 for row in new["network"]["fit"]["networks"])
     assert [r["measured_ms"] for r in new["validation"]["archs"]] == [r["measured_ms"] for r in data["validation"]["archs"]]
